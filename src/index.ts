@@ -1,0 +1,3 @@
+// qcow-ts public exports.
+export * from './block/index.js'
+export * from './ramdisk/index.js'
