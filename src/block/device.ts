@@ -36,9 +36,9 @@ export interface BlockDevice<E = BlockError> {
 }
 
 /** A family of devices opened from a configuration: the argument of functors such as `makeQcow`. */
-export interface BlockModule<Config, D extends BlockDevice<unknown> = BlockDevice> {
+export interface BlockModule<Config, D extends BlockDevice<unknown> = BlockDevice, E = BlockError> {
   /** A short name for messages, e.g. `RamDisk` or `FileBlock`. */
   readonly name: string
   /** Opens a device. */
-  connect(config: Config): TaskEither<BlockError, D>
+  connect(config: Config): TaskEither<E, D>
 }

@@ -1,0 +1,101 @@
+// The public shape of makeQcow's result: options, the qcow device and the module (types only).
+import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
+import type { BlockDevice } from '../block/device.js'
+import type { QcowError } from './errors.js'
+
+/** Options of `Qcow.create`. `size` is the virtual disk size in bytes (a multiple of 512). */
+export interface CreateOptions {
+  readonly size: number
+  /** Bytes per cluster, a power of two from 512 to 2 MiB; default 65536. */
+  readonly clusterSize?: number
+  /** '1.1' (qcow2 version 3, the default) or '0.10' (version 2). */
+  readonly compat?: '0.10' | '1.1'
+  /** Refcount width in bits: 1, 2, 4, 8, 16, 32 or 64; default 16 (version 2 allows only 16). */
+  readonly refcountBits?: number
+  /** Set the lazy-refcounts compatible feature (version 3 only). */
+  readonly lazyRefcounts?: boolean
+}
+
+/** Options of `Qcow.connect`. */
+export interface ConnectOptions {
+  /** Open without write access; writes then fail with `ReadOnly`. */
+  readonly readOnly?: boolean
+  /** Upper bound, in bytes, of the L2 table cache. */
+  readonly l2CacheBytes?: number
+  /** Upper bound, in bytes, of the refcount block cache. */
+  readonly refcountCacheBytes?: number
+}
+
+/** A named feature bit, from the image's feature-name table or from the bits this library knows. */
+export interface FeatureName {
+  readonly type: 'incompatible' | 'compatible' | 'autoclear'
+  readonly bit: number
+  readonly name: string
+}
+
+/** A header extension kept as found: its type and its data (without padding). */
+export interface HeaderExtension {
+  readonly type: number
+  readonly data: Uint8Array
+}
+
+/** The parsed qcow2 header with its extensions, as `device.header()` returns it. */
+export interface QcowHeader {
+  readonly version: 2 | 3
+  readonly clusterBits: number
+  readonly clusterSize: number
+  /** Virtual size in bytes. */
+  readonly size: number
+  readonly cryptMethod: number
+  readonly l1Size: number
+  readonly l1TableOffset: number
+  readonly refcountTableOffset: number
+  readonly refcountTableClusters: number
+  readonly nbSnapshots: number
+  readonly snapshotsOffset: number
+  readonly backingFileOffset: number
+  readonly backingFileSize: number
+  /** The backing file name, when the header names one. */
+  readonly backingFile?: string
+  /** The backing format from its header extension, when present. */
+  readonly backingFormat?: string
+  readonly incompatibleFeatures: bigint
+  readonly compatibleFeatures: bigint
+  readonly autoclearFeatures: bigint
+  readonly refcountOrder: number
+  readonly refcountBits: number
+  readonly headerLength: number
+  /** 0 deflate, 1 zstd. */
+  readonly compressionType: number
+  /** Feature names from the image's feature-name table extension (empty when it has none). */
+  readonly featureNames: ReadonlyArray<FeatureName>
+  /** Extensions this library does not interpret, kept for rewrites in their original order. */
+  readonly unknownExtensions: ReadonlyArray<HeaderExtension>
+  /** Header bytes past the fields this library knows (up to header_length), kept for rewrites. */
+  readonly unknownHeaderBytes: Uint8Array
+  /** Convenience flags decoded from the feature bits. */
+  readonly dirty: boolean
+  readonly corrupt: boolean
+  readonly lazyRefcounts: boolean
+}
+
+/** A qcow2 virtual disk: a BlockDevice (512-byte sectors) over a base device. */
+export interface QcowDevice extends BlockDevice<QcowError> {
+  /** The image's current header. */
+  header(): TaskEither<QcowError, QcowHeader>
+}
+
+/** What `makeQcow(Block)` returns: create and connect images stored on devices of `Block`. */
+export interface QcowModule<D extends BlockDevice<QcowError>> {
+  /** `Qcow(<base module name>)`. */
+  readonly name: string
+  /** Formats `base` as a new, empty qcow2 image and returns it opened read-write. */
+  create(base: D, options: CreateOptions): TaskEither<QcowError, QcowDevice>
+  /** Opens the qcow2 image stored on `base`. */
+  connect(base: D, options?: ConnectOptions): TaskEither<QcowError, QcowDevice>
+  /** Hooks for tests. */
+  readonly Debug: {
+    /** Makes the allocator continue at host cluster `hostCluster`. */
+    setNextCluster(device: QcowDevice, hostCluster: number): TaskEither<QcowError, void>
+  }
+}
