@@ -42,10 +42,26 @@ const methods = (depth: number): ReadonlyArray<readonly [string, Method]> => [
     inFlight(count, depth, (i, buffer) => handle.read(buffer, 0, bytes, offsetOf(i)), bytes)],
   [`fs.read callback (${depth} in flight)`, (fd, _h, bytes, count, offsetOf) =>
     inFlight(count, depth, (i, buffer) => callbackRead(fd, buffer, offsetOf(i)), bytes)],
+  ['readvSync (serial)', async (fd, _h, bytes, count, offsetOf) => {
+    const buffers = [patternBuffer(bytes, 0)]
+    for (let i = 0; i < count; i++) fs.readvSync(fd, buffers, offsetOf(i))
+  }],
+  [`readvSync behind a promise (${depth} in flight)`, (fd, _h, bytes, count, offsetOf) =>
+    inFlight(count, depth, (i, buffer) => Promise.resolve().then(() => fs.readvSync(fd, [buffer], offsetOf(i))), bytes)],
+  [`FileHandle.readv (${depth} in flight)`, (_fd, handle, bytes, count, offsetOf) =>
+    inFlight(count, depth, (i, buffer) => handle.readv([buffer], offsetOf(i)), bytes)],
   ['writeSync (serial)', async (fd, _h, bytes, count, offsetOf) => {
     const buffer = patternBuffer(bytes, 0)
     for (let i = 0; i < count; i++) fs.writeSync(fd, buffer, 0, bytes, offsetOf(i))
   }],
+  ['writevSync (serial)', async (fd, _h, bytes, count, offsetOf) => {
+    const buffers = [patternBuffer(bytes, 0)]
+    for (let i = 0; i < count; i++) fs.writevSync(fd, buffers, offsetOf(i))
+  }],
+  [`writevSync behind a promise (${depth} in flight)`, (fd, _h, bytes, count, offsetOf) =>
+    inFlight(count, depth, (i, buffer) => Promise.resolve().then(() => fs.writevSync(fd, [buffer], offsetOf(i))), bytes)],
+  [`FileHandle.writev (${depth} in flight)`, (_fd, handle, bytes, count, offsetOf) =>
+    inFlight(count, depth, (i, buffer) => handle.writev([buffer], offsetOf(i)), bytes)],
   ['FileHandle.write (serial)', async (_fd, handle, bytes, count, offsetOf) => {
     const buffer = patternBuffer(bytes, 0)
     for (let i = 0; i < count; i++) await handle.write(buffer, 0, bytes, offsetOf(i))
