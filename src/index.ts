@@ -1,3 +1,5 @@
 // qcow-ts public exports.
 export * from './block/index.js'
 export * from './ramdisk/index.js'
+export * from './file/index.js'
+export * from './testing/index.js'
