@@ -1,16 +1,13 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { FileBlock, makeQcow, type BlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { FileBlock, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from './library.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
+import { connectQcow2, createQcow2 } from './qcow2.js'
 
-/** The qcow2 module over files. */
-const Qcow = makeQcow(FileBlock)
-
-/** The file device FileBlock opens. */
-type FileDevice = TE.TaskEither.Right<ReturnType<typeof FileBlock.connect>>
+type FileDevice = FileBlockDevice
 
 /** An open image: its virtual disk as a block device of 512-byte sectors, and what it is stored as. */
 export interface Image {
@@ -62,6 +59,15 @@ const disconnectQuietly = (device: BlockDevice<QcowError>): TE.TaskEither<never,
     TE.orElseW(() => TE.right(undefined)),
   )
 
+/** On failure, disconnects `device` (ignoring errors) and keeps the first failure. */
+const releaseOnFailure =
+  (device: BlockDevice<QcowError>) =>
+  <A>(ma: TE.TaskEither<CliFailure, A>): TE.TaskEither<CliFailure, A> =>
+    pipe(
+      ma,
+      TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
+    )
+
 const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean): TE.TaskEither<CliFailure, Image> => {
   if (format === 'raw') {
     return pipe(
@@ -70,9 +76,9 @@ const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean)
     )
   }
   return pipe(
-    Qcow.connect(file, { readOnly }),
+    connectQcow2(file, readOnly),
     TE.mapLeft(fromQcowError(path)),
-    TE.orElse((f) => pipe(disconnectQuietly(file), TE.chain(() => TE.left(f)))),
+    releaseOnFailure(file),
     TE.chain((qcow) =>
       pipe(
         sizeOf(path, qcow),
@@ -90,7 +96,7 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
     TE.chain((file) =>
       pipe(
         choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
-        TE.orElse((f) => pipe(disconnectQuietly(file), TE.chain(() => TE.left(f)))),
+        releaseOnFailure(file),
         TE.chain((format) => wrap(path, format, file, choices.readOnly)),
       ),
     ),
@@ -114,24 +120,29 @@ export const createImage = (
   pipe(
     FileBlock.connect({ path, create: true }),
     TE.mapLeft(fromQcowError(path)),
-    TE.chainFirst((file) => truncate(path, file, 0)),
     TE.chain((file) =>
-      format === 'raw'
-        ? pipe(
-            truncate(path, file, sizeBytes / SECTOR),
-            TE.map((): Image => ({ path, format, disk: file, qcow: undefined, sizeBytes, writable: true })),
-          )
-        : pipe(
-            Qcow.create(file, {
-              size: sizeBytes,
-              ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
-              ...(options.compat === undefined ? {} : { compat: options.compat }),
-              ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
-              ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
-            }),
-            TE.mapLeft(fromQcowError(path)),
-            TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, sizeBytes, writable: true })),
-          ),
+      pipe(
+        truncate(path, file, 0),
+        TE.chain(() =>
+          format === 'raw'
+            ? pipe(
+                truncate(path, file, sizeBytes / SECTOR),
+                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, sizeBytes, writable: true })),
+              )
+            : pipe(
+                createQcow2(file, {
+                  size: sizeBytes,
+                  ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
+                  ...(options.compat === undefined ? {} : { compat: options.compat }),
+                  ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
+                  ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
+                }),
+                TE.mapLeft(fromQcowError(path)),
+                TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, sizeBytes, writable: true })),
+              ),
+        ),
+        releaseOnFailure(file),
+      ),
     ),
   )
 

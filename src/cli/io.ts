@@ -26,9 +26,9 @@ const timingLine = (bytes: number, seconds: number): string => {
 const summary = (ctx: CliContext, verb: string, offset: number, length: number, started: number): void =>
   ctx.console.out(`${verb} ${length}/${length} bytes at offset ${offset}\n${timingLine(length, (performance.now() - started) / 1000)}`)
 
-const inRange = (image: Image, name: string, offset: number, length: number): TE.TaskEither<CliFailure, void> =>
+const inRange = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, void> =>
   offset + length > image.sizeBytes
-    ? TE.left(failure(`${name} failed: ${length} bytes at offset ${offset} reach past the end of the ${image.sizeBytes}-byte disk`, image.path))
+    ? TE.left(failure(`${length} bytes at offset ${offset} reach past the end of the ${image.sizeBytes}-byte disk`, image.path))
     : TE.right(undefined)
 
 const inChunks =
@@ -53,7 +53,7 @@ const runOne = (ctx: CliContext, image: Image, c: IoCommand): TE.TaskEither<CliF
       return pipe(image.disk.flush(), TE.mapLeft(fromQcowError(image.path)), TE.mapLeft(prefixed('flush')), TE.map(() => true))
     case 'read':
       return pipe(
-        inRange(image, 'read', c.offset, c.length),
+        inRange(image, c.offset, c.length),
         TE.chain(() =>
           inChunks(c.offset, c.length, (at, n) =>
             pipe(
@@ -72,7 +72,7 @@ const runOne = (ctx: CliContext, image: Image, c: IoCommand): TE.TaskEither<CliF
     case 'write': {
       const fill = c.fill
       return pipe(
-        inRange(image, 'write', c.offset, c.length),
+        inRange(image, c.offset, c.length),
         TE.chain(() =>
           fill === 'zero'
             ? pipe(zeroBytes(image, c.offset, c.length, c.unmap ? 'zero-unmap' : 'zero'), TE.map(() => true))
@@ -87,7 +87,7 @@ const runOne = (ctx: CliContext, image: Image, c: IoCommand): TE.TaskEither<CliF
     }
     case 'discard':
       return pipe(
-        inRange(image, 'discard', c.offset, c.length),
+        inRange(image, c.offset, c.length),
         TE.chain(() => zeroBytes(image, c.offset, c.length, 'discard')),
         TE.mapLeft(prefixed('discard')),
         TE.map(() => {
