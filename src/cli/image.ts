@@ -18,6 +18,8 @@ export interface Image {
   readonly disk: BlockDevice<QcowError>
   /** The qcow2 device, for qcow2 images. */
   readonly qcow: QcowDevice | undefined
+  /** The file the image is stored in (the same device as `disk` for raw images). */
+  readonly file: FileDevice
   /** Virtual size in bytes. */
   readonly sizeBytes: number
   /** Whether writes are allowed. */
@@ -72,7 +74,7 @@ const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean)
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
-      TE.map((sizeBytes) => ({ path, format, disk: file, qcow: undefined, sizeBytes, writable: !readOnly })),
+      TE.map((sizeBytes) => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: !readOnly })),
     )
   }
   return pipe(
@@ -82,7 +84,7 @@ const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean)
     TE.chain((qcow) =>
       pipe(
         sizeOf(path, qcow),
-        TE.map((sizeBytes) => ({ path, format, disk: qcow, qcow, sizeBytes, writable: !readOnly })),
+        TE.map((sizeBytes) => ({ path, format, disk: qcow, qcow, file, sizeBytes, writable: !readOnly })),
       ),
     ),
   )
@@ -127,7 +129,7 @@ export const createImage = (
           format === 'raw'
             ? pipe(
                 truncate(path, file, sizeBytes / SECTOR),
-                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, sizeBytes, writable: true })),
+                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: true })),
               )
             : pipe(
                 createQcow2(file, {
@@ -138,7 +140,7 @@ export const createImage = (
                   ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
                 }),
                 TE.mapLeft(fromQcowError(path)),
-                TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, sizeBytes, writable: true })),
+                TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes, writable: true })),
               ),
         ),
         releaseOnFailure(file),
@@ -146,12 +148,14 @@ export const createImage = (
     ),
   )
 
-/** Flushes (when writable) and disconnects an image. */
+/** Flushes (when writable) and disconnects an image, then its file (a qcow2 device leaves its base open). */
 export const closeImage = (image: Image): TE.TaskEither<CliFailure, void> =>
   pipe(
     image.writable ? image.disk.flush() : TE.right(undefined),
     TE.chain(() => image.disk.disconnect()),
+    TE.chain(() => (image.qcow === undefined ? TE.right(undefined) : image.file.disconnect())),
     TE.mapLeft(fromQcowError(image.path)),
+    releaseOnFailure(image.file),
   )
 
 /** Runs `use` on an open image and closes it afterwards, whether `use` failed or not. */
