@@ -78,17 +78,19 @@ const firstDataPast = (longer: Image, from: number): TE.TaskEither<CliFailure, n
 /** Compares two open images, printing qemu-img's messages; 0 identical, 1 different. */
 export const compareImages = (ctx: CliContext, a: Image, b: Image, strict: boolean): TE.TaskEither<CliFailure, number> => {
   const out = ctx.console.out
-  if (a.sizeBytes !== b.sizeBytes) {
-    if (strict) {
-      out('Strict mode: Image size mismatch!\n')
-      return TE.right(1)
-    }
-    out('Warning: Image size mismatch!\n')
+  if (a.sizeBytes !== b.sizeBytes && strict) {
+    out('Strict mode: Image size mismatch!\n')
+    return TE.right(1)
   }
   const [shorter, longer] = a.sizeBytes <= b.sizeBytes ? [a, b] : [b, a]
+  const pastCommonPart = (): TE.TaskEither<CliFailure, number | undefined> => {
+    if (a.sizeBytes === b.sizeBytes) return TE.right(undefined)
+    out('Warning: Image size mismatch!\n')
+    return firstDataPast(longer, shorter.sizeBytes)
+  }
   return pipe(
     firstMismatchInCommon(a, b),
-    TE.chain((at) => (at !== undefined ? TE.right<CliFailure, number | undefined>(at) : firstDataPast(longer, shorter.sizeBytes))),
+    TE.chain((at) => (at !== undefined ? TE.right<CliFailure, number | undefined>(at) : pastCommonPart())),
     TE.map((at) => {
       if (at === undefined) {
         out('Images are identical.\n')

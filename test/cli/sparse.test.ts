@@ -53,4 +53,23 @@ describeWithQemu('convert keeps a 1 GiB image with scattered data sparse', () =>
     expect(cmp.stdout).toBe('Images are identical.\n')
     expect(cmp.code).toBe(0)
   })
+
+  it('raw to qcow2 and back: only the data clusters are allocated, qemu-img finds both identical and the qcow2 clean', async () => {
+    const src = join(dir, 'src.raw')
+    const q = join(dir, 'out.qcow2')
+    expect(await qcow(['convert', '-O', 'qcow2', src, q])).toEqual({ stdout: '', stderr: '', code: 0 })
+    expect((await qemuImg(['compare', '-f', 'raw', '-F', 'qcow2', src, q])).stdout).toBe('Images are identical.\n')
+    const checked = await qemuImg(['check', '--output=json', q])
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0)
+    const mapped = JSON.parse((await qemuImg(['map', '--output=json', q])).stdout) as Array<{ length: number; data: boolean }>
+    expect(mapped.filter((e) => e.data).reduce((n, e) => n + e.length, 0)).toBe(dataBytes)
+    expect(await allocated(q)).toBeLessThanOrEqual(dataBytes + 1024 * 1024)
+
+    const back = join(dir, 'back.raw')
+    expect(await qcow(['convert', '-O', 'raw', q, back])).toEqual({ stdout: '', stderr: '', code: 0 })
+    expect((await qemuImg(['compare', '-f', 'raw', '-F', 'raw', src, back])).stdout).toBe('Images are identical.\n')
+    const used = await allocated(back)
+    expect(used).toBeGreaterThanOrEqual(dataBytes)
+    expect(used).toBeLessThanOrEqual(dataBytes + 1024 * 1024)
+  })
 })
