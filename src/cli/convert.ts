@@ -5,7 +5,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
 import { isZero } from './library.js'
 import { collect, orFail, type CliContext } from './context.js'
-import type { CliFailure } from './failure.js'
+import { failure, type CliFailure } from './failure.js'
 import { decodeFormat, decodeOptionalFormat, type Format } from './format.js'
 import { dataRanges, extentsOf } from './extents.js'
 import { createImage, openImage, withImage, type Image } from './image.js'
@@ -80,6 +80,10 @@ const run = (ctx: CliContext, source: string, target: string, flags: ConvertFlag
     E.bind('inFormat', () => orFail(decodeOptionalFormat(flags.format))),
     E.bind('outFormat', () => orFail(decodeFormat(flags.outputFormat))),
     E.bind('options', ({ outFormat }) => orFail(decodeImageOptions(outFormat, flags.options))),
+    E.filterOrElse(
+      ({ options }) => options.size === undefined,
+      () => failure('convert takes the size from the source image; -o size is not accepted'),
+    ),
     TE.fromEither,
     TE.chain(({ inFormat, outFormat, options }) =>
       pipe(

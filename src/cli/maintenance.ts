@@ -6,6 +6,9 @@ import * as t from 'io-ts/lib/index.js'
 import type { QcowDevice, QcowError } from './library.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 
+/** The sector size of qcow devices. */
+const SECTOR = 512
+
 /** A `check()` report, decoded from what the device returns. */
 const CheckReportCodec = t.intersection([
   t.type({
@@ -90,6 +93,39 @@ export const mapImage = (path: string, qcow: QcowDevice): TE.TaskEither<CliFailu
   return typeof d.map !== 'function'
     ? undefined
     : pipe(d.map(), TE.mapLeft(fromQcowError(path)), TE.chain(decodeWith(ExtentsCodec, path, 'allocation map')))
+}
+
+/**
+ * The runs of sectors allocated in the image (data, compressed or zero clusters) as byte ranges,
+ * from `seekMapped`/`seekUnmapped`, or undefined when the engine has neither.
+ */
+export const allocatedRuns = (
+  path: string,
+  qcow: QcowDevice,
+  sizeBytes: number,
+): TE.TaskEither<CliFailure, ReadonlyArray<readonly [number, number]>> | undefined => {
+  const d = api(qcow)
+  const seekMapped = d.seekMapped
+  const seekUnmapped = d.seekUnmapped
+  if (typeof seekMapped !== 'function' || typeof seekUnmapped !== 'function') return undefined
+  const end = sizeBytes / SECTOR
+  const seek = (f: (sector: number) => TE.TaskEither<QcowError, unknown>, from: number): TE.TaskEither<CliFailure, number> =>
+    pipe(f.call(d, from), TE.mapLeft(fromQcowError(path)), TE.chain(decodeWith(t.number, path, 'sector number')))
+  return async () => {
+    const runs: Array<readonly [number, number]> = []
+    let at = 0
+    while (at < end) {
+      const mapped = await seek(seekMapped, at)()
+      if (E.isLeft(mapped)) return mapped
+      if (mapped.right >= end) break
+      const unmapped = await seek(seekUnmapped, mapped.right)()
+      if (E.isLeft(unmapped)) return unmapped
+      const stop = Math.min(end, Math.max(unmapped.right, mapped.right + 1))
+      runs.push([mapped.right * SECTOR, stop * SECTOR])
+      at = stop
+    }
+    return E.right(runs)
+  }
 }
 
 /** Resizes a qcow2 image to `bytes`; shrinking needs `allowShrink`. */
