@@ -2,3 +2,4 @@
 export * from './block/index.js'
 export * from './ramdisk/index.js'
 export * from './file/index.js'
+export * from './testing/index.js'

@@ -120,6 +120,19 @@ describe('FileBlock geometry and data', () => {
     right(await device.disconnect()())
   })
 
+  it('requests with more buffers than one system call takes (IOV_MAX) still move every byte', async () => {
+    const path = join(dir.path, 'many.img')
+    const device = right(await FileBlock.connect({ path, create: true })())
+    right(await device.resize(3000)())
+    const data = pattern(2500 * 512, 8)
+    const pieces = Array.from({ length: 2500 }, (_, i) => data.subarray(i * 512, (i + 1) * 512))
+    right(await device.write(100, pieces)())
+    const back = new Uint8Array(2500 * 512).fill(1)
+    right(await device.read(100, Array.from({ length: 2500 }, (_, i) => back.subarray(i * 512, (i + 1) * 512)))())
+    expect(back).toEqual(data)
+    right(await device.disconnect()())
+  })
+
   it('a read-only device refuses writes, zero writes and resizes and leaves the file alone', async () => {
     const path = join(dir.path, 'ro.img')
     const contents = pattern(2048, 5)

@@ -1,4 +1,4 @@
-// Facts about the machine a bench ran on: CPU, cores, memory, kernel, node and qemu-img versions, date.
+// Facts about the machine a bench ran on: CPU, cores, memory, kernel, node and qemu-img versions, date, load.
 import * as os from 'node:os'
 import * as E from 'fp-ts/lib/Either.js'
 import { runSetup } from '../harness/proc.js'
@@ -12,6 +12,8 @@ export interface Machine {
   readonly node: string
   readonly qemu: string
   readonly date: string
+  /** 1-minute load average when the bench started (other work on the machine skews results). */
+  readonly loadAverage: number
 }
 
 /** Reads the machine facts (qemu-img's version line, or why it is missing). */
@@ -25,5 +27,6 @@ export const readMachine = async (): Promise<Machine> => {
     node: process.version,
     qemu: E.isLeft(version) ? `unavailable (${version.left})` : version.right.split('\n')[0],
     date: new Date().toISOString(),
+    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
   }
 }

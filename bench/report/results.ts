@@ -66,6 +66,7 @@ export const resultsMarkdown = (input: ResultsInput): string => {
     `- Node: ${m.node}`,
     `- QEMU: ${m.qemu}`,
     `- Date: ${m.date}`,
+    `- Load average (1 min) at start: ${m.loadAverage}`,
     `- Runs: ${input.runs} per side per workload, alternating ours/theirs; medians shown; whole bench took ${Math.round(input.seconds)} s`,
     '',
     '## Method',
