@@ -26,6 +26,7 @@ export const conformanceLaws = <E extends Tagged>(factory: DeviceFactory<E>, opt
     numRuns: options.numRuns ?? 100,
     timeout: options.timeoutMs ?? 10_000,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.path === undefined ? {} : { path: options.path }),
   }
   const law = <T>(name: string, arbitrary: fc.Arbitrary<T>, body: (value: T) => Promise<void>): Law => ({
     name,

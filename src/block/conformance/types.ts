@@ -31,6 +31,8 @@ export interface LawOptions {
   readonly numRuns?: number
   /** Seed for reproducing a failure reported by fast-check. */
   readonly seed?: number
+  /** With `seed`, the `path` fast-check reported, to replay the shrunk counterexample directly. */
+  readonly path?: string
   /** A run taking longer than this many milliseconds fails (a hung device); 10,000 when absent. */
   readonly timeoutMs?: number
 }
