@@ -2,11 +2,10 @@
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { fromQcowError, type CliFailure } from './failure.js'
+import { SECTOR } from './format.js'
 import type { Image } from './image.js'
 import { writeZeroesQcow } from './maintenance.js'
 
-/** Sector size of every image the command opens. */
-export const SECTOR = 512
 
 /** Reads `length` bytes at byte `offset` (any alignment). */
 export const readBytes = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, Uint8Array> => {

@@ -6,10 +6,10 @@ import { Command } from 'commander'
 import { isZero } from './library.js'
 import { orFail, type CliContext } from './context.js'
 import { withExitCode, type CliFailure } from './failure.js'
-import { decodeOptionalFormat } from './format.js'
+import { decodeOptionalFormat, SECTOR } from './format.js'
 import { dataRanges, extentsOf } from './extents.js'
 import { openImage, withImage, type Image } from './image.js'
-import { readBytes, SECTOR } from './bytes.js'
+import { readBytes } from './bytes.js'
 import { clipRanges, unionRanges, walkRanges, type Range } from './ranges.js'
 
 /** Bytes compared per read. */

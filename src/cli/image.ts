@@ -3,11 +3,9 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { FileBlock, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from './library.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
-import { probeFormat, type Format } from './format.js'
+import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
 import { connectQcow2, createQcow2 } from './qcow2.js'
-
-type FileDevice = FileBlockDevice
 
 /** An open image: its virtual disk as a block device of 512-byte sectors, and what it is stored as. */
 export interface Image {
@@ -19,7 +17,7 @@ export interface Image {
   /** The qcow2 device, for qcow2 images. */
   readonly qcow: QcowDevice | undefined
   /** The file the image is stored in (the same device as `disk` for raw images). */
-  readonly file: FileDevice
+  readonly file: FileBlockDevice
   /** Virtual size in bytes. */
   readonly sizeBytes: number
   /** Whether writes are allowed. */
@@ -32,8 +30,6 @@ export interface OpenChoices {
   readonly readOnly: boolean
 }
 
-const SECTOR = 512
-
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
   pipe(
     device.getInfo(),
@@ -41,7 +37,7 @@ const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<Cli
     TE.mapLeft(fromQcowError(path)),
   )
 
-const probe = (path: string, file: FileDevice): TE.TaskEither<CliFailure, Format> =>
+const probe = (path: string, file: FileBlockDevice): TE.TaskEither<CliFailure, Format> =>
   pipe(
     file.getInfo(),
     TE.chain((info) => {
@@ -70,7 +66,7 @@ const releaseOnFailure =
       TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
     )
 
-const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean): TE.TaskEither<CliFailure, Image> => {
+const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean): TE.TaskEither<CliFailure, Image> => {
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
@@ -104,7 +100,7 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
     ),
   )
 
-const truncate = (path: string, file: FileDevice, sizeSectors: number): TE.TaskEither<CliFailure, void> =>
+const truncate = (path: string, file: FileBlockDevice, sizeSectors: number): TE.TaskEither<CliFailure, void> =>
   file.resize === undefined
     ? TE.left(failure('the file device cannot be resized', path))
     : pipe(file.resize(sizeSectors), TE.mapLeft(fromQcowError(path)))

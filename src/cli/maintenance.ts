@@ -5,9 +5,8 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts/lib/index.js'
 import type { QcowDevice, QcowError } from './library.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
+import { SECTOR } from './format.js'
 
-/** The sector size of qcow devices. */
-const SECTOR = 512
 
 /** A `check()` report, decoded from what the device returns. */
 const CheckReportCodec = t.intersection([

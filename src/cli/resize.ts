@@ -5,10 +5,9 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
 import { orFail, type CliContext } from './context.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
-import { decodeOptionalFormat } from './format.js'
+import { decodeOptionalFormat, SECTOR } from './format.js'
 import { openImage, withImage, type Image } from './image.js'
 import { resizeQcow } from './maintenance.js'
-import { SECTOR } from './bytes.js'
 import { applySizeChange, parseSizeChange, type SizeChange } from './size.js'
 
 const resizeRaw = (image: Image, bytes: number): TE.TaskEither<CliFailure, void> =>
