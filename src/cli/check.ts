@@ -4,7 +4,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts/lib/index.js'
 import { Command } from 'commander'
-import { decodeOutput, orFail, qemuJson, type CliContext, type Output } from './context.js'
+import { decodeOutput, orFail, qemuJson, quietWhen, type CliContext, type Output } from './context.js'
 import { failure, type CliFailure } from './failure.js'
 import { decodeOptionalFormat } from './format.js'
 import { openImage, withImage, type Image } from './image.js'
@@ -105,6 +105,7 @@ interface CheckFlags {
   readonly format?: string
   readonly output: string
   readonly repair?: string
+  readonly quiet?: boolean
 }
 
 const run = (ctx: CliContext, file: string, flags: CheckFlags): TE.TaskEither<CliFailure, number> =>
@@ -117,7 +118,7 @@ const run = (ctx: CliContext, file: string, flags: CheckFlags): TE.TaskEither<Cl
     TE.chain(({ output, format, repair }) =>
       pipe(
         openImage(file, { readOnly: repair === undefined, ...(format === undefined ? {} : { format }) }),
-        withImage((image) => checkAndReport(ctx, image, output, repair)),
+        withImage((image) => checkAndReport(quietWhen(ctx, flags.quiet), image, output, repair)),
       ),
     ),
   )
@@ -130,4 +131,5 @@ export const checkCommand = (ctx: CliContext): Command =>
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .option('--output <fmt>', 'human or json', 'human')
     .option('-r, --repair <what>', 'repair leaks, or all (leaks, refcounts, COPIED flags)')
+    .option('-q, --quiet', 'print nothing; the exit code tells')
     .action(async (file: string, flags: CheckFlags) => ctx.finish(await run(ctx, file, flags)()))

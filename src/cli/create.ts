@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
-import { collect, orFail, type CliContext } from './context.js'
+import { collect, orFail, quietWhen, type CliContext } from './context.js'
 import { failure, type CliFailure } from './failure.js'
 import { decodeFormat, type Format } from './format.js'
 import { closeImage, createImage } from './image.js'
@@ -39,7 +39,7 @@ const run = (ctx: CliContext, file: string, sizeText: string | undefined, flags:
     E.bind('size', ({ options }) => sizeFrom(sizeText, options)),
     TE.fromEither,
     TE.chain(({ format, options, size }) => {
-      if (flags.quiet !== true) ctx.console.out(formattingLine(file, format, size, options))
+      quietWhen(ctx, flags.quiet).console.out(formattingLine(file, format, size, options))
       return pipe(
         createImage(file, format, roundUpToSector(size), options),
         TE.chain(closeImage),

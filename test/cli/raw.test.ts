@@ -71,6 +71,18 @@ describeWithQemu('qcow on raw images, against qemu-img and qemu-io', () => {
       expect(r.ours.code).toBe(r.qemu.code)
     })
 
+    it('compare -q prints nothing and keeps the exit code, like qemu-img', async () => {
+      const fa = tmp.file('cmp-q-a.raw')
+      const fb = tmp.file('cmp-q-b.raw')
+      await qemuImg(['create', '-q', '-f', 'raw', fa, '1M'])
+      await qemuImg(['create', '-q', '-f', 'raw', fb, '1M'])
+      await qemuIoRaw(['-f', 'raw', '-c', 'write -P 1 4k 1', fb])
+      const r = await bothImg(['compare', '-q', fa, fb])
+      expect(r.ours).toEqual({ stdout: '', stderr: '', code: 1 })
+      expect(r.qemu.code).toBe(1)
+      expect(r.qemu.stdout).toBe('')
+    })
+
     it('compare with a missing image exits 2 like qemu-img', async () => {
       const fa = tmp.file('cmp-present.raw')
       await qemuImg(['create', '-q', '-f', 'raw', fa, '1M'])
