@@ -1,3 +1,4 @@
 // qcow-ts public exports.
 export * from './block/index.js'
 export * from './ramdisk/index.js'
+export * from './qcow/index.js'
