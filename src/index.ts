@@ -2,3 +2,5 @@
 export * from './block/index.js'
 export * from './ramdisk/index.js'
 export * from './qcow/index.js'
+export * from './file/index.js'
+export * from './testing/index.js'

@@ -1,6 +1,8 @@
 // RamDisk: a sparse in-memory block device whose memory grows with the data written, not its size.
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
+import * as t from 'io-ts/lib/index.js'
+import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, readOnlyError, type BlockError } from '../block/errors.js'
 import { bytesToSectors, checkRange, checkRequest } from '../block/validate.js'
@@ -26,6 +28,8 @@ export interface RamDiskDevice extends BlockDevice {
   /** Bytes of memory currently held for data (a multiple of the chunk size). */
   allocatedBytes(): number
 }
+
+const RamDiskConfigCodec = t.intersection([t.type({ size: t.number }), t.partial({ readOnly: t.union([t.boolean, t.undefined]) })])
 
 class RamDiskImpl implements RamDiskDevice {
   private readonly chunks = new Map<number, Uint8Array>()
@@ -174,8 +178,8 @@ export const RamDisk: BlockModule<RamDiskConfig, RamDiskDevice> = {
   name: 'RamDisk',
   connect: (config) => () =>
     Promise.resolve(
-      E.map((sectors: number) => new RamDiskImpl(sectors, config?.readOnly !== true) as RamDiskDevice)(
-        bytesToSectors(config?.size, RAMDISK_SECTOR_SIZE),
-      ),
+      E.chain((c: RamDiskConfig) =>
+        E.map((sectors: number): RamDiskDevice => new RamDiskImpl(sectors, c.readOnly !== true))(bytesToSectors(c.size, RAMDISK_SECTOR_SIZE)),
+      )(decodeConfig(RamDiskConfigCodec, config, 'RamDisk configuration')),
     ),
 }

@@ -1,0 +1,34 @@
+// The readOnly combinator: a view of a device that refuses every change.
+import * as E from 'fp-ts/lib/Either.js'
+import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
+import type { BlockDevice, BlockInfo } from './device.js'
+import { disconnected, readOnlyError, type Disconnected, type ReadOnly } from './errors.js'
+
+/**
+ * A read-only view of `device`: reads and flushes pass through, `write` (and `discard`,
+ * `writeZeroes`, `resize`, offered only when `device` has them) fail with `ReadOnly`.
+ * Disconnecting the view ends the view only; `device` stays connected and is its owner's to close.
+ */
+export const readOnly = <E>(device: BlockDevice<E>): BlockDevice<E | ReadOnly | Disconnected> => {
+  let connected = true
+  const whileConnected =
+    <A>(task: () => TaskEither<E | ReadOnly | Disconnected, A>): TaskEither<E | ReadOnly | Disconnected, A> =>
+    () =>
+      connected ? task()() : Promise.resolve(E.left(disconnected()))
+  const refuse = (operation: string) => whileConnected<void>(() => () => Promise.resolve(E.left(readOnlyError(operation))))
+  return {
+    getInfo: () =>
+      whileConnected(() => async () => E.map((info: BlockInfo): BlockInfo => ({ ...info, readWrite: false }))(await device.getInfo()())),
+    read: (sector, buffers) => whileConnected(() => device.read(sector, buffers)),
+    write: () => refuse('write'),
+    flush: () => whileConnected(() => device.flush()),
+    disconnect: () =>
+      whileConnected(() => () => {
+        connected = false
+        return Promise.resolve(E.right(undefined))
+      }),
+    ...(device.discard === undefined ? {} : { discard: () => refuse('discard') }),
+    ...(device.writeZeroes === undefined ? {} : { writeZeroes: () => refuse('write zeroes') }),
+    ...(device.resize === undefined ? {} : { resize: () => refuse('resize') }),
+  }
+}

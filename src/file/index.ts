@@ -1,0 +1,176 @@
+// FileBlock: a block device over a regular file, with positional reads and writes through fs/promises.
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import * as t from 'io-ts/lib/index.js'
+import type { FileHandle } from 'node:fs/promises'
+import { decodeConfig } from '../block/decode.js'
+import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
+import { disconnected, ioError, readOnlyError, unsupported, type BlockError } from '../block/errors.js'
+import { RangeLock } from '../block/range-lock.js'
+import { checkRange, checkRequest } from '../block/validate.js'
+import { Gate } from './gate.js'
+import { readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
+import { openRegularFile } from './open.js'
+
+/** Sector size of every FileBlock. */
+export const FILE_SECTOR_SIZE = 512
+/** The largest size in sectors whose byte length is still a safe integer. */
+const MAX_SECTORS = Math.floor(Number.MAX_SAFE_INTEGER / FILE_SECTOR_SIZE)
+
+/** Configuration of `FileBlock.connect`. */
+export interface FileBlockConfig {
+  /** Path of a regular file. */
+  readonly path: string
+  /** Open for reading only; writes, zero writes and resizes then fail with `ReadOnly`. */
+  readonly readOnly?: boolean
+  /** Create the file, empty, when it does not exist (not with `readOnly`). */
+  readonly create?: boolean
+}
+
+const FileBlockConfigCodec = t.intersection([
+  t.type({ path: t.string }),
+  t.partial({ readOnly: t.union([t.boolean, t.undefined]), create: t.union([t.boolean, t.undefined]) }),
+])
+
+/**
+ * A FileBlock device. It has `writeZeroes` (zeroes written in bounded chunks) and `resize`
+ * (`ftruncate`), but no `discard`: Node offers no way to punch holes, and writing zeroes is not
+ * what a caller asking for a discard wants.
+ *
+ * A file whose length is not a multiple of 512 bytes shows its last sector padded with zeroes and
+ * reports its size rounded up; writing that last sector extends the file to the whole sector.
+ */
+export interface FileBlockDevice extends BlockDevice {
+  /** The path the device was opened with. */
+  readonly path: string
+  writeZeroes(sector: number, sectors: number): TE.TaskEither<BlockError, void>
+  resize(sizeSectors: number): TE.TaskEither<BlockError, void>
+}
+
+class FileBlockImpl implements FileBlockDevice {
+  private connected = true
+  private readonly gate = new Gate()
+  private readonly ranges = new RangeLock()
+  private resizes: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly file: FileHandle,
+    readonly path: string,
+    private readonly readWrite: boolean,
+    private sizeSectors: number,
+  ) {}
+
+  getInfo(): TE.TaskEither<BlockError, BlockInfo> {
+    return () =>
+      Promise.resolve(
+        this.connected
+          ? E.right({ readWrite: this.readWrite, sectorSize: FILE_SECTOR_SIZE, sizeSectors: this.sizeSectors })
+          : E.left(disconnected()),
+      )
+  }
+
+  read(sector: number, buffers: ReadonlyArray<Uint8Array>): TE.TaskEither<BlockError, void> {
+    return this.request('read', async () => {
+      const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
+      if (E.isLeft(checked)) return checked
+      await this.ranges.with(sector, sector + checked.right, false, () => readAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
+      return E.right(undefined)
+    })
+  }
+
+  write(sector: number, buffers: ReadonlyArray<Uint8Array>): TE.TaskEither<BlockError, void> {
+    return this.request('write', async () => {
+      const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
+      if (E.isLeft(checked)) return checked
+      if (!this.readWrite) return E.left(readOnlyError('write'))
+      await this.ranges.with(sector, sector + checked.right, true, () => writeAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
+      return E.right(undefined)
+    })
+  }
+
+  writeZeroes(sector: number, sectors: number): TE.TaskEither<BlockError, void> {
+    return this.request('write zeroes', async () => {
+      const checked = checkRange(sector, sectors, this.sizeSectors)
+      if (E.isLeft(checked)) return checked
+      if (!this.readWrite) return E.left(readOnlyError('write zeroes'))
+      await this.ranges.with(sector, sector + sectors, true, () => writeZeroesAt(this.file, sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE))
+      return E.right(undefined)
+    })
+  }
+
+  flush(): TE.TaskEither<BlockError, void> {
+    return this.request('flush', async () => {
+      await syncFile(this.file)
+      return E.right(undefined)
+    })
+  }
+
+  /** Resizes are queued one after another; growing runs beside other requests, shrinking runs alone. */
+  resize(sizeSectors: number): TE.TaskEither<BlockError, void> {
+    return () => {
+      const result = this.resizes.then(() => this.resizeNow(sizeSectors))
+      this.resizes = result
+      return result
+    }
+  }
+
+  disconnect(): TE.TaskEither<BlockError, void> {
+    return (): Promise<E.Either<BlockError, void>> => {
+      if (!this.connected) return Promise.resolve(E.left(disconnected()))
+      this.connected = false
+      return this.gate.exclusive(() => this.guard('close', () => this.file.close().then((): E.Either<BlockError, void> => E.right(undefined))))
+    }
+  }
+
+  private resizeNow(sizeSectors: number): Promise<E.Either<BlockError, void>> {
+    if (!this.connected) return Promise.resolve(E.left(disconnected()))
+    const checked = checkRange(0, sizeSectors, MAX_SECTORS)
+    if (E.isLeft(checked)) return Promise.resolve(checked)
+    if (!this.readWrite) return Promise.resolve(E.left(readOnlyError('resize')))
+    const section = sizeSectors >= this.sizeSectors ? this.gate.shared.bind(this.gate) : this.gate.exclusive.bind(this.gate)
+    return section(
+      (): Promise<E.Either<BlockError, void>> =>
+        this.connected
+          ? this.guard('resize', async () => {
+              await truncateFile(this.file, sizeSectors * FILE_SECTOR_SIZE)
+              this.sizeSectors = sizeSectors
+              return E.right(undefined)
+            })
+          : Promise.resolve(E.left(disconnected())),
+    )
+  }
+
+  /** Runs a request beside others (never during a shrink or disconnect), as long as the device is connected. */
+  private request<A>(operation: string, body: () => Promise<E.Either<BlockError, A>>): TE.TaskEither<BlockError, A> {
+    return () =>
+      this.connected
+        ? this.gate.shared(() => (this.connected ? this.guard(operation, body) : Promise.resolve(E.left(disconnected()))))
+        : Promise.resolve(E.left(disconnected()))
+  }
+
+  /** Turns a rejection or throw of `body` into an `Io` error naming the operation and the path. */
+  private guard<A>(operation: string, body: () => Promise<E.Either<BlockError, A>>): Promise<E.Either<BlockError, A>> {
+    return Promise.resolve()
+      .then(body)
+      .catch((cause: unknown) => E.left(ioError(operation, cause, this.path)))
+  }
+}
+
+const connectFile = (config: FileBlockConfig): TE.TaskEither<BlockError, FileBlockDevice> => {
+  const readOnly = config.readOnly === true
+  const create = config.create === true
+  if (readOnly && create) return TE.left(unsupported('FileBlock configuration', 'create and readOnly cannot both be set'))
+  return TE.tryCatch(
+    async () => {
+      const { file, bytes } = await openRegularFile(config.path, readOnly, create)
+      return new FileBlockImpl(file, config.path, !readOnly, Math.ceil(bytes / FILE_SECTOR_SIZE)) as FileBlockDevice
+    },
+    (cause) => ioError('open', cause, config.path),
+  )
+}
+
+/** The FileBlock module: `FileBlock.connect({ path, readOnly?, create? })` opens a regular file as a device. */
+export const FileBlock: BlockModule<FileBlockConfig, FileBlockDevice> = {
+  name: 'FileBlock',
+  connect: (config) => TE.chain(connectFile)(TE.fromEither(decodeConfig(FileBlockConfigCodec, config, 'FileBlock configuration'))),
+}

@@ -1,0 +1,55 @@
+// FileBlock under a failing disk: EIO from the system becomes an Io error naming the operation and the path.
+import { describe, expect, it, vi } from 'vitest'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describeBlockError } from '../src/block/errors.js'
+import { FileBlock } from '../src/file/index.js'
+import { left, right, tempDir } from './helpers.js'
+
+const eio = (syscall: string): Error => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall })
+
+// Every handle the device opens fails its reads, writes and syncs with EIO, as a dying disk would.
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>()
+  return {
+    ...real,
+    open: async (...args: Parameters<typeof real.open>) => {
+      const handle = await real.open(...args)
+      return Object.assign(Object.create(handle), {
+        stat: () => handle.stat(),
+        close: () => handle.close(),
+        readv: () => Promise.reject(eio('read')),
+        writev: () => Promise.reject(eio('write')),
+        sync: () => Promise.reject(eio('fsync')),
+        truncate: () => Promise.reject(eio('ftruncate')),
+      })
+    },
+  }
+})
+
+describe('FileBlock on a disk that fails with EIO', () => {
+  it('read, write, flush, writeZeroes and resize each return Io with the path', async () => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir.path, 'eio.img')
+      await writeFile(path, new Uint8Array(4096))
+      const device = right(await FileBlock.connect({ path })())
+      const results = [
+        await device.read(0, [new Uint8Array(512)])(),
+        await device.write(0, [new Uint8Array(512)])(),
+        await device.flush()(),
+        await device.writeZeroes(0, 1)(),
+        await device.resize(16)(),
+      ]
+      for (const result of results) {
+        const error = left(result)
+        expect(error).toMatchObject({ _tag: 'Io', kind: 'Failure', code: 'EIO', path })
+        expect(describeBlockError(error)).toContain(path)
+        expect(describeBlockError(error)).toContain('i/o error')
+      }
+      right(await device.disconnect()())
+    } finally {
+      await dir.remove()
+    }
+  })
+})
