@@ -1,11 +1,13 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { FileBlock, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from './library.js'
+import { FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
-import { connectQcow2, createQcow2 } from './qcow2.js'
+
+/** Creates and opens qcow2 images stored in files. */
+const Qcow2Files = makeQcow(FileBlock)
 
 /** An open image: its virtual disk as a block device of 512-byte sectors, and what it is stored as. */
 export interface Image {
@@ -74,7 +76,7 @@ const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boo
     )
   }
   return pipe(
-    connectQcow2(file, readOnly),
+    Qcow2Files.connect(file, { readOnly }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -128,7 +130,7 @@ export const createImage = (
                 TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: true })),
               )
             : pipe(
-                createQcow2(file, {
+                Qcow2Files.create(file, {
                   size: sizeBytes,
                   ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
                   ...(options.compat === undefined ? {} : { compat: options.compat }),

@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts/lib/index.js'
-import type { QcowDevice, QcowError } from './library.js'
+import type { QcowDevice, QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { SECTOR } from './format.js'
 
