@@ -9,7 +9,7 @@ import { disconnected, ioError, readOnlyError, unsupported, type BlockError } fr
 import { RangeLock } from '../block/range-lock.js'
 import { checkRange, checkRequest } from '../block/validate.js'
 import { Gate } from './gate.js'
-import { readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
+import { closeFile, readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
 import { openRegularFile } from './open.js'
 
 /** Sector size of every FileBlock. */
@@ -118,7 +118,7 @@ class FileBlockImpl implements FileBlockDevice {
     return (): Promise<E.Either<BlockError, void>> => {
       if (!this.connected) return Promise.resolve(E.left(disconnected()))
       this.connected = false
-      return this.gate.exclusive(() => this.guard('close', () => this.file.close().then((): E.Either<BlockError, void> => E.right(undefined))))
+      return this.gate.exclusive(() => this.guard('close', () => closeFile(this.file).then((): E.Either<BlockError, void> => E.right(undefined))))
     }
   }
 
