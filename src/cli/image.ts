@@ -1,7 +1,8 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
+import { dirname } from 'node:path'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { confineTo, FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
@@ -30,6 +31,12 @@ export interface Image {
 export interface OpenChoices {
   readonly format?: Format
   readonly readOnly: boolean
+  /**
+   * Leave a qcow2 image's backing file closed (its unallocated clusters then read as zeroes): for
+   * commands that only look at the image's own metadata. Otherwise the backing chain is opened with
+   * every name confined to the image's own directory.
+   */
+  readonly withoutBacking?: boolean
 }
 
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
@@ -68,7 +75,7 @@ const releaseOnFailure =
       TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
     )
 
-const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean): TE.TaskEither<CliFailure, Image> => {
+const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean, withoutBacking: boolean): TE.TaskEither<CliFailure, Image> => {
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
@@ -76,7 +83,7 @@ const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boo
     )
   }
   return pipe(
-    Qcow2Files.connect(file, { readOnly }),
+    Qcow2Files.connect(file, withoutBacking ? { readOnly, backing: null } : { readOnly, gate: confineTo(dirname(path)) }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -97,7 +104,7 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
       pipe(
         choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
         releaseOnFailure(file),
-        TE.chain((format) => wrap(path, format, file, choices.readOnly)),
+        TE.chain((format) => wrap(path, format, file, choices.readOnly, choices.withoutBacking === true)),
       ),
     ),
   )

@@ -130,7 +130,7 @@ const run = (ctx: CliContext, file: string, flags: InfoFlags): TE.TaskEither<Cli
     TE.bind('format', () => TE.fromEither(orFail(decodeOptionalFormat(flags.format)))),
     TE.chain(({ output, format }) =>
       pipe(
-        openImage(file, { readOnly: true, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { withoutBacking: true, readOnly: true, ...(format === undefined ? {} : { format }) }),
         withImage(imageInfo),
         TE.map((info) => {
           ctx.console.out(output === 'json' ? qemuJson(info) : renderInfoHuman(info))

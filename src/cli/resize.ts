@@ -47,7 +47,7 @@ const run = (ctx: CliContext, file: string, sizeText: string, flags: ResizeFlags
     TE.fromEither,
     TE.chain(({ format, change }) =>
       pipe(
-        openImage(file, { readOnly: false, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { withoutBacking: true, readOnly: false, ...(format === undefined ? {} : { format }) }),
         withImage((image) => resizeImage(quietWhen(ctx, flags.quiet), image, change, flags.shrink === true)),
       ),
     ),
