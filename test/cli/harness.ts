@@ -1,7 +1,8 @@
 // Test harness for the qcow command: in-process runs with captured output, the built bin as a process, qemu runs.
 import { cp, mkdir, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { captureConsole } from '../../src/cli/console.js'
 import { main } from '../../src/cli/main.js'
 import { qemuImg, qemuIoRaw, run, type ProcResult } from '../support/qemu.js'
@@ -48,26 +49,36 @@ export const jsonOf = (r: CommandResult): Record<string, unknown> => {
 export const omit = (o: Record<string, unknown>, keys: ReadonlyArray<string>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)))
 
-const ROOT = join(import.meta.dirname, '..', '..')
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+const CACHE = join(ROOT, 'node_modules', '.cache')
+/** The one directory the process tests build into; nothing else is ever removed by them. */
+const PRIVATE_HOME = join(CACHE, `qcow-cli-test-${process.pid}`)
+
+/** Removes PRIVATE_HOME, after checking it is an absolute path inside node_modules/.cache. */
+const removePrivateHome = async (): Promise<void> => {
+  if (!isAbsolute(PRIVATE_HOME) || dirname(PRIVATE_HOME) !== CACHE || !basename(PRIVATE_HOME).startsWith('qcow-cli-test-')) {
+    throw new Error(`refusing to remove ${PRIVATE_HOME}`)
+  }
+  await rm(PRIVATE_HOME, { recursive: true, force: true })
+}
 
 /**
  * Builds the package into a private directory under node_modules/.cache (so it does not race other
  * suites over dist/) with a copy of bin/qcow.js and package.json, and returns the bin's path.
  */
 export const buildPrivateBin = async (): Promise<string> => {
-  const home = join(ROOT, 'node_modules', '.cache', `qcow-cli-test-${process.pid}`)
-  await rm(home, { recursive: true, force: true })
-  await mkdir(join(home, 'bin'), { recursive: true })
+  await removePrivateHome()
+  await mkdir(join(PRIVATE_HOME, 'bin'), { recursive: true })
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc')
-  const built = await run(tsc, ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(home, 'dist')])
+  const built = await run(tsc, ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(PRIVATE_HOME, 'dist')])
   if (built.code !== 0) throw new Error(`build failed: ${built.stdout}${built.stderr}`)
-  await cp(join(ROOT, 'bin', 'qcow.js'), join(home, 'bin', 'qcow.js'))
-  await cp(join(ROOT, 'package.json'), join(home, 'package.json'))
-  return join(home, 'bin', 'qcow.js')
+  await cp(join(ROOT, 'bin', 'qcow.js'), join(PRIVATE_HOME, 'bin', 'qcow.js'))
+  await cp(join(ROOT, 'package.json'), join(PRIVATE_HOME, 'package.json'))
+  return join(PRIVATE_HOME, 'bin', 'qcow.js')
 }
 
-/** Removes what `buildPrivateBin` made. */
-export const removePrivateBin = (bin: string): Promise<void> => rm(join(bin, '..', '..'), { recursive: true, force: true })
+/** Removes what `buildPrivateBin` made (that fixed directory only, whatever happened before). */
+export const removePrivateBin = (): Promise<void> => removePrivateHome()
 
 /** Runs `node BIN ARGS` as a real process. */
 export const qcowProcess = (bin: string, args: ReadonlyArray<string>): Promise<CommandResult> =>

@@ -11,7 +11,7 @@ describe('bin/qcow.js as a process', () => {
     bin = await buildPrivateBin()
   })
   afterAll(async () => {
-    await removePrivateBin(bin)
+    await removePrivateBin()
   })
 
   it('--version prints the package version', async () => {
