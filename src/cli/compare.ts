@@ -3,13 +3,13 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
-import { isZero } from './library.js'
-import { orFail, type CliContext } from './context.js'
+import { isZero } from '../index.js'
+import { orFail, quietWhen, type CliContext } from './context.js'
 import { withExitCode, type CliFailure } from './failure.js'
-import { decodeOptionalFormat } from './format.js'
+import { decodeOptionalFormat, SECTOR } from './format.js'
 import { dataRanges, extentsOf } from './extents.js'
 import { openImage, withImage, type Image } from './image.js'
-import { readBytes, SECTOR } from './bytes.js'
+import { readBytes } from './bytes.js'
 import { clipRanges, unionRanges, walkRanges, type Range } from './ranges.js'
 
 /** Bytes compared per read. */
@@ -106,6 +106,7 @@ interface CompareFlags {
   readonly format?: string
   readonly secondFormat?: string
   readonly strict?: boolean
+  readonly quiet?: boolean
 }
 
 const run = (ctx: CliContext, fileA: string, fileB: string, flags: CompareFlags): TE.TaskEither<CliFailure, number> =>
@@ -120,7 +121,7 @@ const run = (ctx: CliContext, fileA: string, fileB: string, flags: CompareFlags)
         withImage((a) =>
           pipe(
             openImage(fileB, { readOnly: true, ...(fb === undefined ? {} : { format: fb }) }),
-            withImage((b) => compareImages(ctx, a, b, flags.strict === true)),
+            withImage((b) => compareImages(quietWhen(ctx, flags.quiet), a, b, flags.strict === true)),
           ),
         ),
       ),
@@ -137,4 +138,5 @@ export const compareCommand = (ctx: CliContext): Command =>
     .option('-f, --format <fmt>', 'format of the first image; probed when absent')
     .option('-F, --second-format <fmt>', 'format of the second image; probed when absent')
     .option('-s, --strict', 'images of different sizes are different')
+    .option('-q, --quiet', 'print nothing; the exit code tells')
     .action(async (a: string, b: string, flags: CompareFlags) => ctx.finish(await run(ctx, a, b, flags)()))

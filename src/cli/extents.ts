@@ -3,7 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CliFailure } from './failure.js'
 import type { Image } from './image.js'
-import type { QcowDevice } from './library.js'
+import type { QcowDevice } from '../index.js'
 import { allocatedRuns, mapImage, type MapExtent } from './maintenance.js'
 
 /** A run of the virtual disk with one status, in bytes, as `qemu-img map --output=json` shows it. */

@@ -1,5 +1,5 @@
 // CliFailure: how a subcommand fails (message, file it concerns, exit code) and its one-line rendering.
-import { describeError, type QcowError } from './library.js'
+import { describeError, type QcowError } from '../index.js'
 
 /** A failed command: one sentence, the file it concerns (when any) and the process exit code. */
 export interface CliFailure {

@@ -1,4 +1,4 @@
-// Image formats: the `-f`/`-O` values, decoded with io-ts, and probing by the qcow2 magic.
+// Image formats: the `-f`/`-O` values, decoded with io-ts, probing by the qcow2 magic, and the sector size.
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
 
@@ -10,6 +10,9 @@ export type Format = t.TypeOf<typeof FormatCodec>
 /** Decodes a `-f`/`-F`/`-O` value, or explains which formats are accepted. */
 export const decodeFormat = (text: string): E.Either<string, Format> =>
   FormatCodec.is(text) ? E.right(text) : E.left(`unknown file format '${text}'; accepted: raw, qcow2`)
+
+/** The sector size of every image the command opens (raw files and qcow2 disks alike). */
+export const SECTOR = 512
 
 /** `QFI\xfb`, the first four bytes of every qcow image. */
 const QCOW_MAGIC = [0x51, 0x46, 0x49, 0xfb]

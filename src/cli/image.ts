@@ -1,13 +1,14 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
+import { dirname } from 'node:path'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { FileBlock, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from './library.js'
+import { confineTo, FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
-import { probeFormat, type Format } from './format.js'
+import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
-import { connectQcow2, createQcow2 } from './qcow2.js'
 
-type FileDevice = FileBlockDevice
+/** Creates and opens qcow2 images stored in files. */
+const Qcow2Files = makeQcow(FileBlock)
 
 /** An open image: its virtual disk as a block device of 512-byte sectors, and what it is stored as. */
 export interface Image {
@@ -19,7 +20,7 @@ export interface Image {
   /** The qcow2 device, for qcow2 images. */
   readonly qcow: QcowDevice | undefined
   /** The file the image is stored in (the same device as `disk` for raw images). */
-  readonly file: FileDevice
+  readonly file: FileBlockDevice
   /** Virtual size in bytes. */
   readonly sizeBytes: number
   /** Whether writes are allowed. */
@@ -30,9 +31,13 @@ export interface Image {
 export interface OpenChoices {
   readonly format?: Format
   readonly readOnly: boolean
+  /**
+   * Leave a qcow2 image's backing file closed (its unallocated clusters then read as zeroes): for
+   * commands that only look at the image's own metadata. Otherwise the backing chain is opened with
+   * every name confined to the image's own directory.
+   */
+  readonly withoutBacking?: boolean
 }
-
-const SECTOR = 512
 
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
   pipe(
@@ -41,7 +46,7 @@ const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<Cli
     TE.mapLeft(fromQcowError(path)),
   )
 
-const probe = (path: string, file: FileDevice): TE.TaskEither<CliFailure, Format> =>
+const probe = (path: string, file: FileBlockDevice): TE.TaskEither<CliFailure, Format> =>
   pipe(
     file.getInfo(),
     TE.chain((info) => {
@@ -70,7 +75,7 @@ const releaseOnFailure =
       TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
     )
 
-const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean): TE.TaskEither<CliFailure, Image> => {
+const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean, withoutBacking: boolean): TE.TaskEither<CliFailure, Image> => {
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
@@ -78,7 +83,7 @@ const wrap = (path: string, format: Format, file: FileDevice, readOnly: boolean)
     )
   }
   return pipe(
-    connectQcow2(file, readOnly),
+    Qcow2Files.connect(file, withoutBacking ? { readOnly, backing: null } : { readOnly, gate: confineTo(dirname(path)) }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -99,12 +104,12 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
       pipe(
         choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
         releaseOnFailure(file),
-        TE.chain((format) => wrap(path, format, file, choices.readOnly)),
+        TE.chain((format) => wrap(path, format, file, choices.readOnly, choices.withoutBacking === true)),
       ),
     ),
   )
 
-const truncate = (path: string, file: FileDevice, sizeSectors: number): TE.TaskEither<CliFailure, void> =>
+const truncate = (path: string, file: FileBlockDevice, sizeSectors: number): TE.TaskEither<CliFailure, void> =>
   file.resize === undefined
     ? TE.left(failure('the file device cannot be resized', path))
     : pipe(file.resize(sizeSectors), TE.mapLeft(fromQcowError(path)))
@@ -132,7 +137,7 @@ export const createImage = (
                 TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: true })),
               )
             : pipe(
-                createQcow2(file, {
+                Qcow2Files.create(file, {
                   size: sizeBytes,
                   ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
                   ...(options.compat === undefined ? {} : { compat: options.compat }),

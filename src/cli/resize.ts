@@ -3,12 +3,11 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
-import { orFail, type CliContext } from './context.js'
+import { orFail, quietWhen, type CliContext } from './context.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
-import { decodeOptionalFormat } from './format.js'
+import { decodeOptionalFormat, SECTOR } from './format.js'
 import { openImage, withImage, type Image } from './image.js'
 import { resizeQcow } from './maintenance.js'
-import { SECTOR } from './bytes.js'
 import { applySizeChange, parseSizeChange, type SizeChange } from './size.js'
 
 const resizeRaw = (image: Image, bytes: number): TE.TaskEither<CliFailure, void> =>
@@ -37,6 +36,7 @@ const resizeImage = (ctx: CliContext, image: Image, change: SizeChange, shrink: 
 interface ResizeFlags {
   readonly format?: string
   readonly shrink?: boolean
+  readonly quiet?: boolean
 }
 
 const run = (ctx: CliContext, file: string, sizeText: string, flags: ResizeFlags): TE.TaskEither<CliFailure, number> =>
@@ -47,8 +47,8 @@ const run = (ctx: CliContext, file: string, sizeText: string, flags: ResizeFlags
     TE.fromEither,
     TE.chain(({ format, change }) =>
       pipe(
-        openImage(file, { readOnly: false, ...(format === undefined ? {} : { format }) }),
-        withImage((image) => resizeImage(ctx, image, change, flags.shrink === true)),
+        openImage(file, { withoutBacking: true, readOnly: false, ...(format === undefined ? {} : { format }) }),
+        withImage((image) => resizeImage(quietWhen(ctx, flags.quiet), image, change, flags.shrink === true)),
       ),
     ),
   )
@@ -61,4 +61,5 @@ export const resizeCommand = (ctx: CliContext): Command =>
     .argument('<size>', 'new size, or +SIZE / -SIZE relative to the current one')
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .option('--shrink', 'allow shrinking (data past the new end is lost)')
+    .option('-q, --quiet', 'print nothing on success')
     .action(async (file: string, size: string, flags: ResizeFlags) => ctx.finish(await run(ctx, file, size, flags)()))

@@ -1,10 +1,13 @@
 // The qcow device: the BlockDevice contract (512-byte sectors) over an open Image, plus header().
 import * as E from 'fp-ts/lib/Either.js'
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
-import type { BlockInfo } from '../block/device.js'
+import type { BlockDevice, BlockInfo } from '../block/device.js'
 import { disconnected, readOnlyError } from '../block/errors.js'
 import { checkRequest } from '../block/validate.js'
-import type { QcowDevice, QcowHeader } from './api.js'
+import type { BackingLayerInfo, QcowDevice, QcowHeader, RebaseOptions } from './api.js'
+import { commitImage } from './backing/commit.js'
+import { backingOf, listChain } from './backing/layer.js'
+import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
 import { fail, guard } from './io/fault.js'
@@ -78,7 +81,36 @@ export class QcowDeviceImpl implements QcowDevice {
         if (!this.image.readOnly && !this.image.corruptFound) await flushImage(this.image)
       } finally {
         this.image.connected = false
+        await backingOf(this.image.lower)?.close()
       }
+    })
+  }
+
+  backingChain(): TaskEither<QcowError, ReadonlyArray<BackingLayerInfo>> {
+    return guard('backingChain', async () => {
+      this.live()
+      return listChain(this.image.lower)
+    })
+  }
+
+  commit(): TaskEither<QcowError, void> {
+    return guard('commit', async () => {
+      this.live()
+      await commitImage(this.image)
+    })
+  }
+
+  rebase(newBacking: BlockDevice<QcowError> | null, options?: RebaseOptions): TaskEither<QcowError, void> {
+    return guard('rebase', async () => {
+      this.live()
+      await rebaseImage(this.image, newBacking, options)
+    })
+  }
+
+  flatten(): TaskEither<QcowError, void> {
+    return guard('flatten', async () => {
+      this.live()
+      await flattenImage(this.image)
     })
   }
 

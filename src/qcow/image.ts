@@ -91,6 +91,15 @@ export class Image {
     })
   }
 
+  /**
+   * True when unallocated clusters read (or, once the header's backing file is attached, would read)
+   * from a backing device: discards and zero writes must then leave ZERO clusters, not unallocated
+   * ones, so the backing data does not show through.
+   */
+  get hasBacking(): boolean {
+    return !this.lower.allZero || this.header.backingFile !== undefined
+  }
+
   /** True when refcount updates need not be ordered (lazy refcounts on a writable image). */
   get lazy(): boolean {
     return this.header.lazyRefcounts && !this.readOnly

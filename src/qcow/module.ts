@@ -3,7 +3,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice, BlockModule } from '../block/device.js'
 import type { ConnectOptions, CreateOptions, QcowDevice, QcowModule } from './api.js'
-import { create } from './create-open.js'
+import { attachBacking } from './backing/chain.js'
+import { createImage } from './backing/create.js'
+import { decodeConnectBacking } from './backing/options.js'
 import { invalidImage, type QcowError } from './errors.js'
 import { QcowDeviceImpl } from './device.js'
 import { fail, guard } from './io/fault.js'
@@ -17,12 +19,16 @@ import { openImage } from './open.js'
  */
 export const makeQcow = <C, D extends BlockDevice<QcowError>>(Block: BlockModule<C, D, QcowError>): QcowModule<D> => ({
   name: `Qcow(${Block.name})`,
-  create: (base: D, options: CreateOptions): TaskEither<QcowError, QcowDevice> => guard('create', () => create(base, options)),
+  create: (base: D, options: CreateOptions): TaskEither<QcowError, QcowDevice> => guard('create', () => createImage(base, options)),
   connect: (base: D, options?: ConnectOptions): TaskEither<QcowError, QcowDevice> =>
     guard('connect', async () => {
       const decoded = decodeConnectOptions(options)
       if (E.isLeft(decoded)) return fail(decoded.left)
-      return new QcowDeviceImpl(await openImage(base, decoded.right))
+      const backing = decodeConnectBacking(options)
+      if (E.isLeft(backing)) return fail(backing.left)
+      const img = await openImage(base, decoded.right)
+      await attachBacking(img, backing.right)
+      return new QcowDeviceImpl(img)
     }),
   Debug: {
     setNextCluster: (device: QcowDevice, hostCluster: number): TaskEither<QcowError, void> =>

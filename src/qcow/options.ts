@@ -1,7 +1,7 @@
 // io-ts codecs for the option objects of create and connect (a trust boundary), with range checks and clear errors.
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
-import type { ConnectOptions, CreateOptions } from './api.js'
+import type { ConnectOptions } from './api.js'
 import { invalidImage, unsupportedFeature, type QcowError } from './errors.js'
 import { MAX_CLUSTER_BITS, MAX_L1_BYTES, MIN_CLUSTER_BITS } from './format/constants.js'
 import { geometry } from './format/geometry.js'
@@ -24,7 +24,7 @@ const ConnectOptionsCodec = t.partial({
 })
 
 /** Renders the first io-ts decoding error as "field: expected T, got V". */
-const describeDecodeError = (errors: t.Errors): string => {
+export const describeDecodeError = (errors: t.Errors): string => {
   const first = errors[0]
   if (first === undefined) return 'invalid options'
   const path = first.context
@@ -42,7 +42,7 @@ const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 &&
 export const decodeCreateOptions = (input: unknown): E.Either<QcowError, CreateParameters> => {
   const decoded = CreateOptionsCodec.decode(input)
   if (E.isLeft(decoded)) return E.left(invalidImage(`bad create options: ${describeDecodeError(decoded.left)}`))
-  const o: CreateOptions = decoded.right
+  const o = decoded.right
   const clusterSize = o.clusterSize ?? 65536
   if (!isPowerOfTwo(clusterSize) || log2(clusterSize) < MIN_CLUSTER_BITS || log2(clusterSize) > MAX_CLUSTER_BITS) {
     return E.left(invalidImage(`clusterSize ${clusterSize} must be a power of two from 512 to 2097152 bytes`))

@@ -71,6 +71,18 @@ describeWithQemu('qcow on raw images, against qemu-img and qemu-io', () => {
       expect(r.ours.code).toBe(r.qemu.code)
     })
 
+    it('compare -q prints nothing and keeps the exit code, like qemu-img', async () => {
+      const fa = tmp.file('cmp-q-a.raw')
+      const fb = tmp.file('cmp-q-b.raw')
+      await qemuImg(['create', '-q', '-f', 'raw', fa, '1M'])
+      await qemuImg(['create', '-q', '-f', 'raw', fb, '1M'])
+      await qemuIoRaw(['-f', 'raw', '-c', 'write -P 1 4k 1', fb])
+      const r = await bothImg(['compare', '-q', fa, fb])
+      expect(r.ours).toEqual({ stdout: '', stderr: '', code: 1 })
+      expect(r.qemu.code).toBe(1)
+      expect(r.qemu.stdout).toBe('')
+    })
+
     it('compare with a missing image exits 2 like qemu-img', async () => {
       const fa = tmp.file('cmp-present.raw')
       await qemuImg(['create', '-q', '-f', 'raw', fa, '1M'])
@@ -105,6 +117,17 @@ describeWithQemu('qcow on raw images, against qemu-img and qemu-io', () => {
       }
       const cmp = await qemuImg(['compare', '-f', 'raw', '-F', 'raw', ours, theirs])
       expect(cmp.code).toBe(0)
+    })
+
+    it('write -z and discard zero the data but leave holes unallocated', async () => {
+      const f = tmp.file('io-zero.raw')
+      await qemuImg(['create', '-q', '-f', 'raw', f, '64M'])
+      const before = (await stat(f)).blocks
+      const o = await qcow(['io', '-f', 'raw', '-c', 'write -P 3 1M 64k', '-c', 'write -z 0 32M', '-c', 'discard 32M 32M', f])
+      expect(o.code).toBe(0)
+      expect((await stat(f)).blocks).toBeLessThanOrEqual(before + 64 * 2)
+      const back = await qemuIoRaw(['-f', 'raw', '-r', '-c', 'read -P 0 0 64M', f])
+      expect(back.stdout).not.toMatch(/verification failed/)
     })
 
     it('read -P with a wrong pattern: same message and exit code 1 as qemu-io', async () => {
