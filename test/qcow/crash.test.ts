@@ -16,7 +16,7 @@ const MiB = 1024 * 1024
 const configs: ReadonlyArray<{ readonly name: string; readonly create: CreateOptions }> = [
   { name: '4 KiB clusters', create: { size: 2 * MiB, clusterSize: 4096 } },
   { name: '512 B clusters, 1-bit refcounts', create: { size: MiB, clusterSize: 512, refcountBits: 1 } },
-  { name: '64 KiB clusters, lazy refcounts', create: { size: 4 * MiB, clusterSize: 65536, lazyRefcounts: true } },
+  { name: '64 KiB clusters, lazy refcounts', create: { size: 2 * MiB, clusterSize: 65536, lazyRefcounts: true } },
   { name: '4 KiB clusters, 64-bit refcounts, lazy refcounts', create: { size: 2 * MiB, clusterSize: 4096, refcountBits: 64, lazyRefcounts: true } },
   { name: 'version 2, 16 KiB clusters', create: { size: 2 * MiB, clusterSize: 16384, compat: '0.10' } },
 ]

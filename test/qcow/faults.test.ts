@@ -10,10 +10,10 @@ import { makeQcow } from '../../src/qcow/index.js'
 import type { CreateOptions, QcowDevice } from '../../src/qcow/api.js'
 import { describeError } from '../../src/qcow/errors.js'
 import { verifyQcow } from '../support/qcow-verify.js'
-import { describeSector, generateWorkload, issue, writeBytes, type GuestOp } from '../support/workload.js'
+import { describeSector, generateWorkload, issue, opBytes, type GuestOp } from '../support/workload.js'
 
 const SOAK = Number(process.env.QCOW_SOAK ?? '0')
-const WORKLOADS = SOAK > 0 ? SOAK * 2 : 4
+const WORKLOADS = SOAK > 0 ? SOAK * 2 : 9
 const BATCHES = SOAK > 0 ? 80 : 40
 const MiB = 1024 * 1024
 const FAULT_KINDS: FaultKind[] = ['read', 'write', 'flush', 'resize', 'discard', 'writeZeroes']
@@ -37,7 +37,9 @@ const RamQcow = makeQcow(RamDisk)
 const configs: ReadonlyArray<{ readonly name: string; readonly create: CreateOptions }> = [
   { name: '4 KiB clusters', create: { size: 2 * MiB, clusterSize: 4096 } },
   { name: '512 B clusters, 1-bit refcounts', create: { size: MiB, clusterSize: 512, refcountBits: 1 } },
-  { name: '64 KiB clusters, lazy refcounts', create: { size: 4 * MiB, clusterSize: 65536, lazyRefcounts: true } },
+  { name: '64 KiB clusters, lazy refcounts', create: { size: 2 * MiB, clusterSize: 65536, lazyRefcounts: true } },
+  { name: '4 KiB clusters, 64-bit refcounts, lazy refcounts', create: { size: 2 * MiB, clusterSize: 4096, refcountBits: 64, lazyRefcounts: true } },
+  { name: 'version 2, 16 KiB clusters', create: { size: 2 * MiB, clusterSize: 16384, compat: '0.10' } },
 ]
 
 /**
@@ -84,7 +86,7 @@ const checkSectors = (
   bytes: Uint8Array,
   first: number,
   allowed: (s: number) => ReadonlySet<number>,
-  ops: ReadonlyMap<number, { sector: number; sectors: number; id: number }>,
+  ops: ReadonlyMap<number, GuestOp & { kind: 'write' }>,
 ): string | undefined => {
   for (let i = 0; i < bytes.length / 512; i++) {
     const s = first + i
@@ -94,7 +96,7 @@ const checkSectors = (
       if (id === 0) return got.every((b) => b === 0)
       const op = ops.get(id)
       if (op === undefined || s < op.sector || s >= op.sector + op.sectors) return false
-      const want = writeBytes(op).subarray((s - op.sector) * 512, (s - op.sector + 1) * 512)
+      const want = opBytes(op)!.subarray((s - op.sector) * 512, (s - op.sector + 1) * 512)
       return got.every((b, j) => b === want[j])
     })
     if (!ok) return `guest sector ${s} holds ${describeSector(got)}, allowed ids ${[...ids].join(',')}`
@@ -130,7 +132,7 @@ const runFaultWorkload = async (create: CreateOptions, seed: number, rate: numbe
     writeZeroes: typeof qcow.writeZeroes === 'function',
   })
   const model = new SectorModel(sizeSectors)
-  const writes = new Map<number, { sector: number; sectors: number; id: number }>()
+  const writes = new Map<number, GuestOp & { kind: 'write' }>()
   base.right.setEnabled(true)
   for (const [b, batch] of workload.entries()) {
     const results = await Promise.all(

@@ -101,7 +101,8 @@ export const checkCrashImage = async (run: RecordedRun, image: CrashImage): Prom
   if (E.isLeft(flushed)) return { ...base, problem: `flush after reopen failed: ${describeError(flushed.left)}` }
   const back = new Uint8Array(probe.sectors * 512)
   const reread = await qcow.read(probe.sector, [back])()
-  if (E.isLeft(reread) || !back.every((b, i) => b === writeBytes(probe)[i])) return { ...base, problem: 'a write after reopen did not read back' }
+  const expected = writeBytes(probe)
+  if (E.isLeft(reread) || !back.every((b, i) => b === expected[i])) return { ...base, problem: 'a write after reopen did not read back' }
   const info = await disk.right.getInfo()()
   if (E.isLeft(info)) return { ...base, problem: `base getInfo: ${describeError(info.left)}` }
   const repairedBytes = new Uint8Array(info.right.sizeSectors * 512)

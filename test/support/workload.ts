@@ -87,9 +87,18 @@ export const writeBytes = (op: { readonly sector: number; readonly sectors: numb
   return out
 }
 
-/** The bytes a guest op leaves in its sectors (zeroes for discard and zero writes), or undefined for a flush. */
-export const opBytes = (op: GuestOp): Uint8Array | undefined =>
-  op.kind === 'flush' ? undefined : op.kind === 'write' ? writeBytes(op) : new Uint8Array(op.sectors * 512)
+const bytesOfOp = new WeakMap<GuestOp, Uint8Array>()
+
+/** The bytes a guest op leaves in its sectors (zeroes for discard and zero writes), or undefined for a flush. Cached; do not modify. */
+export const opBytes = (op: GuestOp): Uint8Array | undefined => {
+  if (op.kind === 'flush') return undefined
+  let bytes = bytesOfOp.get(op)
+  if (bytes === undefined) {
+    bytes = op.kind === 'write' ? writeBytes(op) : new Uint8Array(op.sectors * 512)
+    bytesOfOp.set(op, bytes)
+  }
+  return bytes
+}
 
 /** A batch as run: its base-device log positions before and after, each request's result, and the model after. */
 export interface Step<Err> {
@@ -177,9 +186,13 @@ export const firstDisallowedSector = (actual: Uint8Array, allowed: ReturnType<ty
   return undefined
 }
 
+/** Byte equality, compared a 32-bit word at a time (both arrays are sector slices of 4-byte-aligned buffers). */
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  if (a.byteOffset % 4 !== 0 || b.byteOffset % 4 !== 0 || a.length % 4 !== 0) return a.every((x, i) => x === b[i])
+  const wa = new Uint32Array(a.buffer, a.byteOffset, a.length / 4)
+  const wb = new Uint32Array(b.buffer, b.byteOffset, b.length / 4)
+  for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false
   return true
 }
 
