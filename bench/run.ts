@@ -19,7 +19,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--runs N] [--only IDS
   --json        print {"workloads":[{name, ours, theirs, unit, ratio, ...}]} instead of the table
   --runs N      measured runs per side (default 3, quick 1)
   --only IDS    comma-separated workload ids to run (e.g. 1,2,3,4 or 9.1); the group of each id runs
-  --no-results  do not regenerate bench/RESULTS.md after a full run
+  --results F   write the results Markdown to F (default bench/RESULTS.md; with --only, only when given)
+  --no-results  do not write the results Markdown
   --no-profile  do not profile workloads that miss their target`
 
 const parsed = (() => {
@@ -31,6 +32,7 @@ const parsed = (() => {
           json: { type: 'boolean', default: false },
           runs: { type: 'string' },
           only: { type: 'string' },
+          results: { type: 'string' },
           'no-results': { type: 'boolean', default: false },
           'no-profile': { type: 'boolean', default: false },
           help: { type: 'boolean', default: false },
@@ -91,7 +93,8 @@ const main = async (): Promise<number> => {
         ? `${JSON.stringify(output, null, 2)}\n`
         : `${workloadTable(reports)}\n\n${typeof fsioRows === 'string' ? `fs micro-benchmark unavailable: ${fsioRows}` : fsIoTable(fsioRows)}\n`,
     )
-    if (!options.quick && !options['no-results'] && only === undefined) {
+    const resultsPath = options.results ?? (only === undefined ? path.join(repoRoot, 'bench', 'RESULTS.md') : undefined)
+    if (!options.quick && !options['no-results'] && resultsPath !== undefined) {
       const analysisPath = path.join(repoRoot, 'bench', 'analysis.md')
       const markdown = resultsMarkdown({
         machine,
@@ -102,8 +105,8 @@ const main = async (): Promise<number> => {
         profiles,
         analysis: existsSync(analysisPath) ? readFileSync(analysisPath, 'utf8') : null,
       })
-      writeFileSync(path.join(repoRoot, 'bench', 'RESULTS.md'), markdown)
-      log('wrote bench/RESULTS.md')
+      writeFileSync(resultsPath, markdown)
+      log(`wrote ${resultsPath}`)
     }
     return 0
   } finally {

@@ -19,6 +19,8 @@ export const QcowFileJob = t.type({
   readOnly: t.boolean,
   pattern: IoPattern,
   depth: t.number,
+  /** Where to write a CPU profile of the timed part, or null. */
+  profile: t.union([t.string, t.null]),
 })
 /** A qcow2-over-file job. */
 export type QcowFileJob = t.TypeOf<typeof QcowFileJob>
@@ -29,6 +31,8 @@ export const QcowRamDiskJob = t.type({
   sizeBytes: t.number,
   patterns: t.array(IoPattern),
   depth: t.number,
+  /** Where to write a CPU profile of the timed part (all streams), or null. */
+  profile: t.union([t.string, t.null]),
 })
 /** A qcow2-over-RamDisk job. */
 export type QcowRamDiskJob = t.TypeOf<typeof QcowRamDiskJob>

@@ -28,3 +28,7 @@ export const pattern = (bytes: number, seed: number): Uint8Array => {
   for (let i = 0; i < bytes; i++) out[i] = (i * 31 + seed * 17 + (i >> 9)) & 0xff
   return out
 }
+
+/** True when two byte arrays hold the same bytes (fast for large arrays, unlike a deep equality). */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))

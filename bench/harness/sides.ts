@@ -22,18 +22,24 @@ const workerPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 /** Our CLI's entry point. */
 export const cliPath = path.join(repoRoot, 'bin', 'qcow.js')
 
+/** Node flags that profile a whole process (our CLI) into `profileDir`. */
 const profileFlags = (profileDir: string | undefined): string[] =>
   profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
 
 const firstLine = (text: string): string => text.trim().split('\n').find((line) => line.trim() !== '') ?? ''
 
-/** Runs a worker job in a fresh node process; values are `toValues(seconds)` of what it timed. */
+/**
+ * Runs a worker job in a fresh node process; values are `toValues(seconds)` of what it timed. With
+ * `profileDir`, the job writes a CPU profile of its timed part there (jobs without one are not profiled).
+ */
 export const runWorker = async (
   job: WorkerJob,
   toValues: (seconds: ReadonlyArray<number>) => ReadonlyArray<number>,
   profileDir?: string,
 ): Promise<Outcome & { readonly fsio?: WorkerResult }> => {
-  const measured = await measure(['node', ...profileFlags(profileDir), workerPath, JSON.stringify(job)])
+  const profile = profileDir === undefined ? null : path.join(profileDir, `${job.kind}-${process.hrtime.bigint()}.cpuprofile`)
+  const withProfile = 'profile' in job ? { ...job, profile } : job
+  const measured = await measure(['node', workerPath, JSON.stringify(withProfile)])
   if (E.isLeft(measured)) return failed(measured.left)
   const lastLine = measured.right.stdout.trim().split('\n').pop() ?? ''
   let parsed: unknown

@@ -37,7 +37,7 @@ export const FULL: Sizes = {
   sparseImageBytes: TiB,
   sparseWrites: 1_024,
   sparseReads: 10_000,
-  fsioCount: 20_000,
+  fsioCount: 10_000,
   runs: 3,
 }
 

@@ -69,7 +69,7 @@ const oursStream = (name: string, pattern: IoPattern, fresh: boolean, readOnly =
     const image = file(ctx, name)
     if (fresh) remove(image)
     return runWorker(
-      { kind: 'qcow-file', image, createBytes: fresh ? ctx.sizes.imageBytes : null, readOnly, pattern, depth: DEPTH },
+      { kind: 'qcow-file', image, createBytes: fresh ? ctx.sizes.imageBytes : null, readOnly, pattern, depth: DEPTH, profile: null },
       (seconds) => seconds.map(mibPerSecond(pattern)),
       profileDir,
     )
@@ -214,7 +214,7 @@ const toolGroups = (sizes: Sizes): Group[] => {
       prepare: (ctx) => qemuImage(file(ctx, 'sparse.qcow2'), ctx.sizes.sparseImageBytes, ctx.sizes.sparseWrites, 65536),
       ours: (ctx, _run, profileDir) =>
         runWorker(
-          { kind: 'qcow-file', image: file(ctx, 'sparse.qcow2'), createBytes: null, readOnly: true, pattern: sparseReads, depth: DEPTH },
+          { kind: 'qcow-file', image: file(ctx, 'sparse.qcow2'), createBytes: null, readOnly: true, pattern: sparseReads, depth: DEPTH, profile: null },
           (seconds) => seconds.map(readsPerSecond),
           profileDir,
         ),
@@ -240,7 +240,7 @@ const ramDiskGroup = (sizes: Sizes): Group => {
       row('9.3', 'seq 64 KiB reads', { kind: 'ratio', min: 0.5 }),
       row('9.4', '4 KiB scattered reads', null),
     ],
-    ours: (_ctx, _run, profileDir) => runWorker({ kind: 'qcow-ramdisk', sizeBytes: sizes.imageBytes, patterns, depth: DEPTH }, toValues, profileDir),
+    ours: (_ctx, _run, profileDir) => runWorker({ kind: 'qcow-ramdisk', sizeBytes: sizes.imageBytes, patterns, depth: DEPTH, profile: null }, toValues, profileDir),
     theirs: () => runWorker({ kind: 'memcpy', sizeBytes: sizes.imageBytes, patterns }, toValues),
   }
 }

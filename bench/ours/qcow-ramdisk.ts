@@ -3,6 +3,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { QcowRamDiskJob, WorkerResult } from '../spec.js'
 import { describeAny } from './describe.js'
 import { loadMakeQcow, loadRamDisk } from './engine.js'
+import { profiled } from './profiler.js'
 import { runStream } from './queue.js'
 
 /** Room the RamDisk needs beyond the virtual size for qcow2 metadata (L2 tables, refcounts): generous and sparse. */
@@ -18,10 +19,14 @@ export const runQcowRamDisk = async (job: QcowRamDiskJob): Promise<WorkerResult>
   const opened = await makeQcow.value(ramDisk.value as never).create(base.right, { size: job.sizeBytes })()
   if (E.isLeft(opened)) return { ok: false, unavailable: false, reason: `create: ${describeAny(opened.left)}` }
   const seconds: number[] = []
-  for (const pattern of job.patterns) {
-    const elapsed = await runStream(opened.right, pattern, job.sizeBytes, job.depth, describeAny)
-    if (E.isLeft(elapsed)) return { ok: false, unavailable: false, reason: elapsed.left }
-    seconds.push(elapsed.right)
-  }
+  const failure = await profiled(job.profile, async () => {
+    for (const pattern of job.patterns) {
+      const elapsed = await runStream(opened.right, pattern, job.sizeBytes, job.depth, describeAny)
+      if (E.isLeft(elapsed)) return elapsed.left
+      seconds.push(elapsed.right)
+    }
+    return undefined
+  })
+  if (failure !== undefined) return { ok: false, unavailable: false, reason: failure }
   return { ok: true, seconds, fsio: [] }
 }

@@ -1,4 +1,4 @@
-// Summarizes `node --cpu-prof` profiles: top self-time functions and files, as shares of the sampled time.
+// Summarizes V8 CPU profiles: top self-time functions and files as shares of the sampled time, plus recorded memory use.
 import { readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
@@ -23,9 +23,21 @@ export interface Hotspot {
   readonly percent: number
 }
 
+/** `process.memoryUsage()` (MiB) when a profiled worker's timed part ended. */
+export interface MemoryAtEnd {
+  readonly rss: number
+  readonly heapUsed: number
+  readonly external: number
+  readonly arrayBuffers: number
+}
+
+const MemoryUsage = t.type({ rss: t.number, heapUsed: t.number, external: t.number, arrayBuffers: t.number })
+
 /** What the profiles of one measurement say. */
 export interface ProfileSummary {
   readonly totalMs: number
+  /** Memory of the profiled worker (the largest RSS among them), when one was recorded. */
+  readonly memory: MemoryAtEnd | null
   readonly functions: ReadonlyArray<Hotspot>
   readonly files: ReadonlyArray<Hotspot>
 }
@@ -43,6 +55,17 @@ const top = (selfMs: Map<string, { name: string; where: string; ms: number }>, t
     .sort((a, b) => b.ms - a.ms)
     .slice(0, count)
     .map((entry) => ({ name: entry.name, where: entry.where, selfMs: entry.ms, percent: (100 * entry.ms) / totalMs }))
+
+const MiB = 1024 * 1024
+
+/** The recorded memory usage with the largest RSS among `*.memory.json` in `dir`, in MiB. */
+const readMemory = (dir: string): MemoryAtEnd | null =>
+  readdirSync(dir)
+    .filter((name) => name.endsWith('.memory.json'))
+    .map((name) => MemoryUsage.decode(JSON.parse(readFileSync(path.join(dir, name), 'utf8'))))
+    .flatMap((decoded) => (E.isRight(decoded) ? [decoded.right] : []))
+    .map((m) => ({ rss: m.rss / MiB, heapUsed: m.heapUsed / MiB, external: m.external / MiB, arrayBuffers: m.arrayBuffers / MiB }))
+    .reduce<MemoryAtEnd | null>((best, m) => (best === null || m.rss > best.rss ? m : best), null)
 
 /** Reads every `.cpuprofile` in `dir` and ranks self time by function and by file; Left when there are none. */
 export const summarizeProfiles = (dir: string, root: string, count = 12): E.Either<string, ProfileSummary> => {
@@ -73,5 +96,5 @@ export const summarizeProfiles = (dir: string, root: string, count = 12): E.Eith
       byFile.set(where, fileEntry)
     })
   }
-  return E.right({ totalMs, functions: top(byFunction, totalMs, count), files: top(byFile, totalMs, count) })
+  return E.right({ totalMs, memory: readMemory(dir), functions: top(byFunction, totalMs, count), files: top(byFile, totalMs, count) })
 }

@@ -25,7 +25,13 @@ export interface ResultsInput {
 const hotspotLines = (summary: ProfileSummary): string => {
   const functions = summary.functions.map((h) => `| ${h.percent.toFixed(1)}% | ${formatNumber(h.selfMs)} | \`${h.name}\` | ${h.where} |`)
   const files = summary.files.map((h) => `| ${h.percent.toFixed(1)}% | ${formatNumber(h.selfMs)} | ${h.name} |`)
+  const m = summary.memory
+  const memory =
+    m === null
+      ? []
+      : [`Memory when the timed part ended: RSS ${formatNumber(m.rss)} MiB, JS heap used ${formatNumber(m.heapUsed)} MiB, external ${formatNumber(m.external)} MiB (array buffers ${formatNumber(m.arrayBuffers)} MiB).`, '']
   return [
+    ...memory,
     `Sampled ${formatNumber(summary.totalMs)} ms. Top self time by function:`,
     '',
     '| self % | self ms | function | where |',
@@ -63,9 +69,10 @@ export const resultsMarkdown = (input: ResultsInput): string => {
     `- CPU: ${m.cpu}, ${m.cores} cores`,
     `- Memory: ${m.memoryGiB} GiB`,
     `- Kernel: ${m.kernel}`,
-    `- Node: ${m.node}`,
+    `- Node: ${m.node} (\`node -e 0\` takes ${m.nodeStartupMs ?? '—'} ms, a floor under every whole-process time of our CLI)`,
     `- QEMU: ${m.qemu}`,
     `- Date: ${m.date}`,
+    `- Load average (1 min) at start: ${m.loadAverage}`,
     `- Runs: ${input.runs} per side per workload, alternating ours/theirs; medians shown; whole bench took ${Math.round(input.seconds)} s`,
     '',
     '## Method',

@@ -6,9 +6,10 @@ import type { FileHandle } from 'node:fs/promises'
 import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, ioError, readOnlyError, unsupported, type BlockError } from '../block/errors.js'
+import { RangeLock } from '../block/range-lock.js'
 import { checkRange, checkRequest } from '../block/validate.js'
 import { Gate } from './gate.js'
-import { readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
+import { closeFile, readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
 import { openRegularFile } from './open.js'
 
 /** Sector size of every FileBlock. */
@@ -49,6 +50,7 @@ export interface FileBlockDevice extends BlockDevice {
 class FileBlockImpl implements FileBlockDevice {
   private connected = true
   private readonly gate = new Gate()
+  private readonly ranges = new RangeLock()
   private resizes: Promise<unknown> = Promise.resolve()
 
   constructor(
@@ -71,7 +73,7 @@ class FileBlockImpl implements FileBlockDevice {
     return this.request('read', async () => {
       const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
       if (E.isLeft(checked)) return checked
-      await readAt(this.file, buffers, sector * FILE_SECTOR_SIZE)
+      await this.ranges.with(sector, sector + checked.right, false, () => readAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -81,7 +83,7 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
       if (E.isLeft(checked)) return checked
       if (!this.readWrite) return E.left(readOnlyError('write'))
-      await writeAt(this.file, buffers, sector * FILE_SECTOR_SIZE)
+      await this.ranges.with(sector, sector + checked.right, true, () => writeAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -91,7 +93,7 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRange(sector, sectors, this.sizeSectors)
       if (E.isLeft(checked)) return checked
       if (!this.readWrite) return E.left(readOnlyError('write zeroes'))
-      await writeZeroesAt(this.file, sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE)
+      await this.ranges.with(sector, sector + sectors, true, () => writeZeroesAt(this.file, sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -116,7 +118,7 @@ class FileBlockImpl implements FileBlockDevice {
     return (): Promise<E.Either<BlockError, void>> => {
       if (!this.connected) return Promise.resolve(E.left(disconnected()))
       this.connected = false
-      return this.gate.exclusive(() => this.guard('close', () => this.file.close().then((): E.Either<BlockError, void> => E.right(undefined))))
+      return this.gate.exclusive(() => this.guard('close', () => closeFile(this.file).then((): E.Either<BlockError, void> => E.right(undefined))))
     }
   }
 

@@ -59,3 +59,6 @@ export const syncFile = (file: FileHandle): Promise<void> => file.sync()
 
 /** Sets the file's length in bytes (`ftruncate`): new bytes read as zeroes. */
 export const truncateFile = (file: FileHandle, bytes: number): Promise<void> => file.truncate(bytes)
+
+/** Closes the file. */
+export const closeFile = (file: FileHandle): Promise<void> => file.close()

@@ -1,11 +1,36 @@
 // The public shape of makeQcow's result: options, the qcow device and the module (types only).
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice } from '../block/device.js'
+import type { BackingGate } from './backing/gate.js'
 import type { QcowError } from './errors.js'
 
-/** Options of `Qcow.create`. `size` is the virtual disk size in bytes (a multiple of 512). */
-export interface CreateOptions {
-  readonly size: number
+/** How a backing file is found: options shared by `Qcow.create` and `Qcow.connect`. */
+export interface BackingOptions {
+  /**
+   * The backing device to use, overriding the header's backing name; `null` for none (unallocated
+   * clusters then read as zeroes). The caller keeps it: `disconnect` leaves it connected.
+   */
+  readonly backing?: BlockDevice<QcowError> | null
+  /**
+   * Decides about and opens the backing file the header names, when `backing` is not given (and, for
+   * a qcow2 backing, the files below it). Default `denyImplicitOpen`. Files it opens are read-only
+   * and closed by `disconnect`.
+   */
+  readonly gate?: BackingGate
+  /** The most backing files below the image; a deeper chain is refused (`BackingRefused`, `TooDeep`). Default 32. */
+  readonly maxBackingDepth?: number
+}
+
+/**
+ * Options of `Qcow.create`. `size` is the virtual disk size in bytes (a multiple of 512); with a
+ * backing file it defaults to the backing device's size.
+ */
+export interface CreateOptions extends BackingOptions {
+  readonly size?: number
+  /** The backing file name recorded in the header (at most 1023 bytes). */
+  readonly backingFile?: string
+  /** The backing format recorded in the header extension (`raw`, `qcow2`); default: the opened backing's. */
+  readonly backingFormat?: string
   /** Bytes per cluster, a power of two from 512 to 2 MiB; default 65536. */
   readonly clusterSize?: number
   /** '1.1' (qcow2 version 3, the default) or '0.10' (version 2). */
@@ -17,7 +42,7 @@ export interface CreateOptions {
 }
 
 /** Options of `Qcow.connect`. */
-export interface ConnectOptions {
+export interface ConnectOptions extends BackingOptions {
   /** Open without write access; writes then fail with `ReadOnly`. */
   readonly readOnly?: boolean
   /** Upper bound, in bytes, of the L2 table cache. */
@@ -79,10 +104,46 @@ export interface QcowHeader {
   readonly lazyRefcounts: boolean
 }
 
+/** Options of `device.rebase`. */
+export interface RebaseOptions {
+  /** Only rewrite the header: the guest content then changes wherever the old and new backing differ. */
+  readonly unsafe?: boolean
+  /** The name recorded for the new backing (required unless the new backing is null). */
+  readonly backingFile?: string
+  /** The format recorded for it; default: qcow2 for a qcow device, else raw. */
+  readonly backingFormat?: string
+}
+
+/** One backing layer below an image, as `device.backingChain()` lists them (nearest first). */
+export interface BackingLayerInfo {
+  /** The name the header above records (absent for a device given without a name). */
+  readonly name?: string
+  readonly format: 'raw' | 'qcow2'
+  /** Guest bytes the layer holds; the layers above read zeroes past it. */
+  readonly sizeBytes: number
+  readonly device: BlockDevice<QcowError>
+}
+
 /** A qcow2 virtual disk: a BlockDevice (512-byte sectors) over a base device. */
 export interface QcowDevice extends BlockDevice<QcowError> {
   /** The image's current header. */
   header(): TaskEither<QcowError, QcowHeader>
+  /** The backing layers below this image, nearest first (empty without a backing device). */
+  backingChain(): TaskEither<QcowError, ReadonlyArray<BackingLayerInfo>>
+  /**
+   * Writes everything this image holds into its backing device, makes that durable, then empties
+   * this image. A backing given as `backing` must be writable; one the gate opened is reopened
+   * read-write through the gate. Writes arriving meanwhile wait until it is done.
+   */
+  commit(): TaskEither<QcowError, void>
+  /**
+   * Makes `newBacking` (null: none) this image's backing. Safe mode (the default) first copies up
+   * every unallocated range where the old and new backing differ, so the guest content is unchanged;
+   * `unsafe` only rewrites the header. The caller keeps `newBacking`. Run it without concurrent writes.
+   */
+  rebase(newBacking: BlockDevice<QcowError> | null, options?: RebaseOptions): TaskEither<QcowError, void>
+  /** Copies up all data the backing shows through and drops the backing, so the image stands alone. */
+  flatten(): TaskEither<QcowError, void>
 }
 
 /** What `makeQcow(Block)` returns: create and connect images stored on devices of `Block`. */

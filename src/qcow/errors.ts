@@ -10,8 +10,21 @@ export interface UnsupportedFeature { readonly _tag: 'UnsupportedFeature'; reado
 /** The base device is full and cannot grow. */
 export interface NoSpace { readonly _tag: 'NoSpace'; readonly reason: string }
 
+/** The rule a backing gate or the chain opener applied when it refused a backing file. */
+export type BackingRule =
+  | 'ImplicitOpenDenied'
+  | 'NotAllowed'
+  | 'AbsolutePath'
+  | 'ParentEscape'
+  | 'Protocol'
+  | 'OutsideDirectory'
+  | 'Loop'
+  | 'TooDeep'
+/** A backing file named by an image was not opened: `name` is the name as the header gives it. */
+export interface BackingRefused { readonly _tag: 'BackingRefused'; readonly name: string; readonly rule: BackingRule; readonly reason: string }
+
 /** Every error a qcow device or module can return. */
-export type QcowError = BlockError | InvalidImage | Corrupt | UnsupportedFeature | NoSpace
+export type QcowError = BlockError | InvalidImage | Corrupt | UnsupportedFeature | NoSpace | BackingRefused
 
 /** Builds an `InvalidImage` error. */
 export const invalidImage = (reason: string): InvalidImage => ({ _tag: 'InvalidImage', reason })
@@ -22,6 +35,9 @@ export const unsupportedFeature = (feature: string, reason?: string): Unsupporte
   reason === undefined ? { _tag: 'UnsupportedFeature', feature } : { _tag: 'UnsupportedFeature', feature, reason }
 /** Builds a `NoSpace` error. */
 export const noSpace = (reason: string): NoSpace => ({ _tag: 'NoSpace', reason })
+
+/** Builds a `BackingRefused` error. */
+export const backingRefused = (name: string, rule: BackingRule, reason: string): BackingRefused => ({ _tag: 'BackingRefused', name, rule, reason })
 
 /** Renders any qcow or block error as one readable sentence. */
 export const describeError = (e: QcowError): string => {
@@ -34,6 +50,8 @@ export const describeError = (e: QcowError): string => {
       return `Unsupported qcow2 feature '${e.feature}'${e.reason === undefined ? '' : `: ${e.reason}`}.`
     case 'NoSpace':
       return `No space left for the image: ${e.reason}.`
+    case 'BackingRefused':
+      return `Backing file ${JSON.stringify(e.name)} was not opened: ${e.reason}.`
     default:
       return describeBlockError(e)
   }

@@ -50,8 +50,14 @@ describe('npm run bench -- --quick --json', () => {
     for (const w of report.workloads) expect(w.theirs, `${w.id}: ${w.note ?? ''}`).not.toBeNull()
   })
 
-  it('runs the fs micro-benchmark for every method and size', () => {
-    expect(report.fsio?.length).toBe(8 * 3)
-    for (const row of report.fsio ?? []) expect(row.opsPerSecond).toBeGreaterThan(0)
+  it('runs the fs micro-benchmark for every method at every size, FileBlock included', () => {
+    const rows = report.fsio ?? []
+    const methods = new Set(rows.map((row) => row.method))
+    expect([...methods].filter((method) => method.startsWith('FileBlock'))).toHaveLength(2)
+    expect(rows).toHaveLength(methods.size * 3)
+    for (const method of methods) {
+      expect(rows.filter((row) => row.method === method).map((row) => row.requestBytes)).toEqual([512, 4096, 65536])
+    }
+    for (const row of rows) expect(row.opsPerSecond).toBeGreaterThan(0)
   })
 })

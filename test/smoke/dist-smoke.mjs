@@ -1,4 +1,4 @@
-// Smoke test of the built package under plain Node: imports dist/ (where fp-ts/io-ts import paths would break) and does a RamDisk round trip.
+// Smoke test of the built package under plain Node: imports dist/ (where fp-ts/io-ts import paths would break), does a RamDisk round trip and runs the conformance laws briefly.
 const fail = (message) => {
   console.error(`dist smoke test failed: ${message}`)
   process.exit(1)
@@ -21,7 +21,15 @@ const main = async () => {
   if (!back.every((b, i) => b === data[i])) fail('read did not return the bytes written')
   const refused = await lib.RamDisk.connect({ size: 'big' })()
   if (refused._tag !== 'Left') fail('a bad RamDisk configuration was accepted')
-  console.log('dist smoke test passed')
+  const conformance = await import(new URL('../../dist/block/conformance/index.js', import.meta.url).href)
+  const factory = async () => {
+    const fresh = await lib.RamDisk.connect({ size: 16 * 512 })()
+    return { device: fresh.right, sizeSectors: 16, readWrite: true, release: async () => void (await fresh.right.disconnect()()) }
+  }
+  const laws = conformance.conformanceLaws(factory, { numRuns: 5 })
+  if (laws.length === 0) fail('conformanceLaws returned no laws')
+  for (const law of laws) await law.run().catch((cause) => fail(`law "${law.name}" failed on RamDisk: ${cause}`))
+  console.log(`dist smoke test passed (RamDisk round trip, ${laws.length} conformance laws)`)
 }
 
 main().catch((cause) => fail(cause instanceof Error ? cause.stack : String(cause)))

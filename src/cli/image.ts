@@ -1,0 +1,181 @@
+// Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
+import { dirname } from 'node:path'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { confineTo, FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { failure, fromQcowError, type CliFailure } from './failure.js'
+import { probeFormat, SECTOR, type Format } from './format.js'
+import type { ImageOptions } from './options.js'
+
+/** Creates and opens qcow2 images stored in files. */
+const Qcow2Files = makeQcow(FileBlock)
+
+/** An open image: its virtual disk as a block device of 512-byte sectors, and what it is stored as. */
+export interface Image {
+  /** The path as the user gave it (used in messages and JSON `filename`). */
+  readonly path: string
+  readonly format: Format
+  /** The virtual disk (the file itself for raw images). */
+  readonly disk: BlockDevice<QcowError>
+  /** The qcow2 device, for qcow2 images. */
+  readonly qcow: QcowDevice | undefined
+  /** The file the image is stored in (the same device as `disk` for raw images). */
+  readonly file: FileBlockDevice
+  /** Virtual size in bytes. */
+  readonly sizeBytes: number
+  /** Whether writes are allowed. */
+  readonly writable: boolean
+}
+
+/** Opening choices: a format (probed when absent) and read-only access. */
+export interface OpenChoices {
+  readonly format?: Format
+  readonly readOnly: boolean
+  /**
+   * Leave a qcow2 image's backing file closed (its unallocated clusters then read as zeroes): for
+   * commands that only look at the image's own metadata. Otherwise the backing chain is opened with
+   * every name confined to the image's own directory.
+   */
+  readonly withoutBacking?: boolean
+}
+
+const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
+  pipe(
+    device.getInfo(),
+    TE.map((info) => info.sizeSectors * info.sectorSize),
+    TE.mapLeft(fromQcowError(path)),
+  )
+
+const probe = (path: string, file: FileBlockDevice): TE.TaskEither<CliFailure, Format> =>
+  pipe(
+    file.getInfo(),
+    TE.chain((info) => {
+      if (info.sizeSectors === 0) return TE.right<QcowError, Format>('raw')
+      const first = new Uint8Array(info.sectorSize)
+      return pipe(
+        file.read(0, [first]),
+        TE.map(() => probeFormat(first)),
+      )
+    }),
+    TE.mapLeft(fromQcowError(path)),
+  )
+
+const disconnectQuietly = (device: BlockDevice<QcowError>): TE.TaskEither<never, void> =>
+  pipe(
+    device.disconnect(),
+    TE.orElseW(() => TE.right(undefined)),
+  )
+
+/** On failure, disconnects `device` (ignoring errors) and keeps the first failure. */
+const releaseOnFailure =
+  (device: BlockDevice<QcowError>) =>
+  <A>(ma: TE.TaskEither<CliFailure, A>): TE.TaskEither<CliFailure, A> =>
+    pipe(
+      ma,
+      TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
+    )
+
+const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean, withoutBacking: boolean): TE.TaskEither<CliFailure, Image> => {
+  if (format === 'raw') {
+    return pipe(
+      sizeOf(path, file),
+      TE.map((sizeBytes) => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: !readOnly })),
+    )
+  }
+  return pipe(
+    Qcow2Files.connect(file, withoutBacking ? { readOnly, backing: null } : { readOnly, gate: confineTo(dirname(path)) }),
+    TE.mapLeft(fromQcowError(path)),
+    releaseOnFailure(file),
+    TE.chain((qcow) =>
+      pipe(
+        sizeOf(path, qcow),
+        TE.map((sizeBytes) => ({ path, format, disk: qcow, qcow, file, sizeBytes, writable: !readOnly })),
+      ),
+    ),
+  )
+}
+
+/** Opens an existing image; without a format, qcow2 is recognised by its magic and anything else is raw. */
+export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<CliFailure, Image> =>
+  pipe(
+    FileBlock.connect({ path, readOnly: choices.readOnly }),
+    TE.mapLeft(fromQcowError(path)),
+    TE.chain((file) =>
+      pipe(
+        choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
+        releaseOnFailure(file),
+        TE.chain((format) => wrap(path, format, file, choices.readOnly, choices.withoutBacking === true)),
+      ),
+    ),
+  )
+
+const truncate = (path: string, file: FileBlockDevice, sizeSectors: number): TE.TaskEither<CliFailure, void> =>
+  file.resize === undefined
+    ? TE.left(failure('the file device cannot be resized', path))
+    : pipe(file.resize(sizeSectors), TE.mapLeft(fromQcowError(path)))
+
+/**
+ * Creates (or overwrites) an image of `sizeBytes` bytes, a multiple of 512, and returns it open
+ * read-write. A raw image is a sparse file of that size; a qcow2 image is empty.
+ */
+export const createImage = (
+  path: string,
+  format: Format,
+  sizeBytes: number,
+  options: ImageOptions,
+): TE.TaskEither<CliFailure, Image> =>
+  pipe(
+    FileBlock.connect({ path, create: true }),
+    TE.mapLeft(fromQcowError(path)),
+    TE.chain((file) =>
+      pipe(
+        truncate(path, file, 0),
+        TE.chain(() =>
+          format === 'raw'
+            ? pipe(
+                truncate(path, file, sizeBytes / SECTOR),
+                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: true })),
+              )
+            : pipe(
+                Qcow2Files.create(file, {
+                  size: sizeBytes,
+                  ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
+                  ...(options.compat === undefined ? {} : { compat: options.compat }),
+                  ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
+                  ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
+                }),
+                TE.mapLeft(fromQcowError(path)),
+                TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes, writable: true })),
+              ),
+        ),
+        releaseOnFailure(file),
+      ),
+    ),
+  )
+
+/** Flushes (when writable) and disconnects an image, then its file (a qcow2 device leaves its base open). */
+export const closeImage = (image: Image): TE.TaskEither<CliFailure, void> =>
+  pipe(
+    image.writable ? image.disk.flush() : TE.right(undefined),
+    TE.chain(() => image.disk.disconnect()),
+    TE.chain(() => (image.qcow === undefined ? TE.right(undefined) : image.file.disconnect())),
+    TE.mapLeft(fromQcowError(image.path)),
+    releaseOnFailure(image.file),
+  )
+
+/** Runs `use` on an open image and closes it afterwards, whether `use` failed or not. */
+export const withImage =
+  <A>(use: (image: Image) => TE.TaskEither<CliFailure, A>) =>
+  (opened: TE.TaskEither<CliFailure, Image>): TE.TaskEither<CliFailure, A> =>
+    pipe(
+      opened,
+      TE.chain((image) =>
+        pipe(
+          use(image),
+          TE.matchEW(
+            (f) => pipe(closeImage(image), TE.matchEW(() => TE.left(f), () => TE.left(f))),
+            (a) => pipe(closeImage(image), TE.map(() => a)),
+          ),
+        ),
+      ),
+    )

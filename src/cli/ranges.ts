@@ -1,0 +1,49 @@
+// Byte ranges [start, end): union, clipping, and walking them in bounded chunks.
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CliFailure } from './failure.js'
+
+/** A half-open byte range `[start, end)`. */
+export type Range = readonly [number, number]
+
+/** The sorted, merged union of range lists. */
+export const unionRanges = (...lists: ReadonlyArray<ReadonlyArray<Range>>): ReadonlyArray<Range> => {
+  const all = lists.flat().filter(([s, e]) => e > s).sort((a, b) => a[0] - b[0])
+  const out: Array<[number, number]> = []
+  for (const [s, e] of all) {
+    const last = out[out.length - 1]
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e)
+    else out.push([s, e])
+  }
+  return out
+}
+
+/** The parts of the ranges inside `[from, to)`. */
+export const clipRanges = (ranges: ReadonlyArray<Range>, from: number, to: number): ReadonlyArray<Range> =>
+  ranges.map(([s, e]): Range => [Math.max(s, from), Math.min(e, to)]).filter(([s, e]) => e > s)
+
+/** The total length of the ranges. */
+export const rangesLength = (ranges: ReadonlyArray<Range>): number => ranges.reduce((n, [s, e]) => n + e - s, 0)
+
+/**
+ * Visits the ranges in order, in pieces of at most `chunk` bytes aligned to multiples of `chunk`.
+ * `visit` returns a value to stop early with it, or undefined to go on; the result is that value.
+ */
+export const walkRanges =
+  <A>(
+    ranges: ReadonlyArray<Range>,
+    chunk: number,
+    visit: (start: number, length: number) => TE.TaskEither<CliFailure, A | undefined>,
+  ): TE.TaskEither<CliFailure, A | undefined> =>
+  async () => {
+    for (const [s, e] of ranges) {
+      let at = s
+      while (at < e) {
+        const next = Math.min(e, (Math.floor(at / chunk) + 1) * chunk)
+        const r = await visit(at, next - at)()
+        if (E.isLeft(r) || r.right !== undefined) return r
+        at = next
+      }
+    }
+    return E.right(undefined)
+  }

@@ -1,0 +1,123 @@
+// The qcow device: the BlockDevice contract (512-byte sectors) over an open Image, plus header().
+import * as E from 'fp-ts/lib/Either.js'
+import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
+import type { BlockDevice, BlockInfo } from '../block/device.js'
+import { disconnected, readOnlyError } from '../block/errors.js'
+import { checkRequest } from '../block/validate.js'
+import type { BackingLayerInfo, QcowDevice, QcowHeader, RebaseOptions } from './api.js'
+import { commitImage } from './backing/commit.js'
+import { backingOf, listChain } from './backing/layer.js'
+import { flattenImage, rebaseImage } from './backing/rebase.js'
+import { corrupt, type QcowError } from './errors.js'
+import type { Image } from './image.js'
+import { fail, guard } from './io/fault.js'
+import { flushImage } from './io/flush.js'
+import { readGuest } from './io/read.js'
+import { writeGuest } from './io/write.js'
+
+/** Sector size of every qcow device. */
+export const QCOW_SECTOR_SIZE = 512
+
+/** Strips the engine's internal header fields from what `header()` returns. */
+const publicHeader = (img: Image): QcowHeader => {
+  const { extensions: _extensions, ...rest } = img.header
+  return rest
+}
+
+/** A qcow2 device over an open image. */
+export class QcowDeviceImpl implements QcowDevice {
+  constructor(readonly image: Image) {}
+
+  private sizeSectors(): number {
+    return Math.floor(this.image.header.size / QCOW_SECTOR_SIZE)
+  }
+
+  private live(): void {
+    if (!this.image.connected) fail(disconnected())
+  }
+
+  /** Validates a request and returns its length in bytes. */
+  private request(sector: number, buffers: ReadonlyArray<Uint8Array>): number {
+    this.live()
+    const counted = checkRequest(sector, buffers, QCOW_SECTOR_SIZE, this.sizeSectors())
+    if (E.isLeft(counted)) return fail(counted.left)
+    return counted.right * QCOW_SECTOR_SIZE
+  }
+
+  getInfo(): TaskEither<QcowError, BlockInfo> {
+    return guard('getInfo', async () => {
+      this.live()
+      return { readWrite: !this.image.readOnly, sectorSize: QCOW_SECTOR_SIZE, sizeSectors: this.sizeSectors() }
+    })
+  }
+
+  read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
+    return guard('read', async () => {
+      const length = this.request(sector, buffers)
+      if (length > 0) await this.image.reads.track(readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length))
+    })
+  }
+
+  write(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
+    return guard('write', async () => {
+      const length = this.request(sector, buffers)
+      if (this.image.readOnly) fail(readOnlyError('write'))
+      if (this.image.corruptFound) fail(corrupt('the image was found corrupt earlier; writes are refused'))
+      if (length > 0) await writeGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
+    })
+  }
+
+  flush(): TaskEither<QcowError, void> {
+    return guard('flush', async () => {
+      this.live()
+      if (!this.image.readOnly && !this.image.corruptFound) await flushImage(this.image)
+    })
+  }
+
+  disconnect(): TaskEither<QcowError, void> {
+    return guard('disconnect', async () => {
+      this.live()
+      try {
+        if (!this.image.readOnly && !this.image.corruptFound) await flushImage(this.image)
+      } finally {
+        this.image.connected = false
+        await backingOf(this.image.lower)?.close()
+      }
+    })
+  }
+
+  backingChain(): TaskEither<QcowError, ReadonlyArray<BackingLayerInfo>> {
+    return guard('backingChain', async () => {
+      this.live()
+      return listChain(this.image.lower)
+    })
+  }
+
+  commit(): TaskEither<QcowError, void> {
+    return guard('commit', async () => {
+      this.live()
+      await commitImage(this.image)
+    })
+  }
+
+  rebase(newBacking: BlockDevice<QcowError> | null, options?: RebaseOptions): TaskEither<QcowError, void> {
+    return guard('rebase', async () => {
+      this.live()
+      await rebaseImage(this.image, newBacking, options)
+    })
+  }
+
+  flatten(): TaskEither<QcowError, void> {
+    return guard('flatten', async () => {
+      this.live()
+      await flattenImage(this.image)
+    })
+  }
+
+  header(): TaskEither<QcowError, QcowHeader> {
+    return guard('header', async () => {
+      this.live()
+      return publicHeader(this.image)
+    })
+  }
+}

@@ -1,0 +1,70 @@
+// Byte-addressed access to the base device: clamped reads, writes, flush barriers and growth.
+import * as E from 'fp-ts/lib/Either.js'
+import type { BlockDevice } from '../../block/device.js'
+import { noSpace, type QcowError } from '../errors.js'
+import { fail, must } from './fault.js'
+
+/** Sector size the engine requires of its base device. */
+export const BASE_SECTOR = 512
+/** The base device grows in steps of at least this many bytes. */
+const GROWTH_STEP = 1024 * 1024
+
+/** The base device seen as bytes. Offsets and lengths passed in are multiples of 512. */
+export class BaseIo {
+  constructor(
+    readonly device: BlockDevice<QcowError>,
+    /** Current size of the device in bytes. */
+    public sizeBytes: number,
+  ) {}
+
+  /** Reads `target.byteLength` bytes at `offset`; bytes past the end of the device read as zeroes. */
+  async read(offset: number, target: Uint8Array): Promise<void> {
+    const inside = Math.max(0, Math.min(target.byteLength, this.sizeBytes - offset))
+    if (inside < target.byteLength) target.fill(0, inside)
+    if (inside > 0) await must(this.device.read(offset / BASE_SECTOR, [inside === target.byteLength ? target : target.subarray(0, inside)]))
+  }
+
+  /** Reads into a list of buffers (one request); the region must lie inside the device. */
+  async readv(offset: number, buffers: Uint8Array[]): Promise<void> {
+    await must(this.device.read(offset / BASE_SECTOR, buffers))
+  }
+
+  /** Writes a list of buffers at `offset` as one request, growing the device first when needed. */
+  async writev(offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> {
+    if (offset + length > this.sizeBytes) await this.ensureSize(offset + length)
+    await must(this.device.write(offset / BASE_SECTOR, buffers))
+  }
+
+  /** Writes one buffer at `offset`. */
+  write(offset: number, bytes: Uint8Array): Promise<void> {
+    return this.writev(offset, [bytes], bytes.byteLength)
+  }
+
+  /** A flush of the base device: the barrier that orders writes. */
+  async flush(): Promise<void> {
+    await must(this.device.flush())
+  }
+
+  /**
+   * Makes the device at least `bytes` long, growing it with `resize` in steps; without `resize`
+   * fails with `NoSpace`. Returns the size before growth.
+   */
+  async ensureSize(bytes: number): Promise<number> {
+    const before = this.sizeBytes
+    if (bytes <= before) return before
+    if (this.device.resize === undefined) {
+      return fail(noSpace(`the image needs ${bytes} bytes but the base device holds ${before} and cannot grow`))
+    }
+    const step = Math.max(GROWTH_STEP, Math.floor(before / 8 / BASE_SECTOR) * BASE_SECTOR)
+    const target = Math.ceil(Math.max(bytes, Math.min(bytes + step, before + step)) / BASE_SECTOR) * BASE_SECTOR
+    const grown = await this.device.resize(target / BASE_SECTOR)()
+    if (E.isLeft(grown)) {
+      const exact = await this.device.resize(Math.ceil(bytes / BASE_SECTOR))()
+      if (E.isLeft(exact)) return fail(noSpace(`the base device cannot grow to ${bytes} bytes`))
+      this.sizeBytes = Math.ceil(bytes / BASE_SECTOR) * BASE_SECTOR
+      return before
+    }
+    this.sizeBytes = target
+    return before
+  }
+}

@@ -1,0 +1,44 @@
+// Flush: metadata write-back in dependency order, then deferred refcount decreases, then the lazy-refcount dirty bit.
+import { snapshotForWrite } from '../cache/table-cache.js'
+import { INCOMPAT_DIRTY } from '../format/constants.js'
+import { withIncompatibleBit } from '../format/header.js'
+import type { Image, PendingFree } from '../image.js'
+
+/**
+ * Makes every write acknowledged before the call durable. Order: dirty refcount blocks, barrier
+ * (covering data too), dirty L2 tables, barrier. Refcount decreases queued before the L2 tables were
+ * captured are applied only after that (reference removed before refcount decrease), once no read
+ * that may still use the freed clusters is in flight, and written with one more barrier.
+ */
+export const flushImage = async (img: Image): Promise<void> => {
+  let frees: PendingFree[] = []
+  await img.writebackLock.run(async () => {
+    const tables = img.l2Cache.dirtyTables().map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) }))
+    const queued = img.pendingFrees.length
+    await img.refcounts.writeDirtyBlocks()
+    await img.io.flush()
+    for (const t of tables) await img.io.write(t.offset, t.bytes)
+    if (tables.length > 0) await img.io.flush()
+    frees = img.pendingFrees.splice(0, queued)
+  })
+  if (frees.length > 0) {
+    await img.reads.quiesce()
+    await img.withRefcounts(async () => {
+      for (const f of frees) await img.refcounts.update(f.firstCluster, f.count, -1)
+    })
+    await img.writebackLock.run(async () => {
+      await img.refcounts.writeDirtyBlocks()
+      await img.io.flush()
+    })
+  }
+  if (img.lazy && img.header.dirty) {
+    await img.allocLock.run(async () => {
+      if (img.l2Cache.hasDirty() || img.pendingFrees.length > 0) return
+      await img.writebackLock.run(async () => {
+        await img.refcounts.writeDirtyBlocks()
+        await img.io.flush()
+      })
+      await img.updateHeader(withIncompatibleBit(img.header, INCOMPAT_DIRTY, false))
+    })
+  }
+}

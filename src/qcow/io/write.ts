@@ -1,0 +1,178 @@
+// The write path: in-place writes, allocation of new clusters (zero fill, copy-on-write, decompression) and L2 updates.
+import { sliceBuffers } from '../../block/buffers.js'
+import type { CachedTable } from '../cache/table-cache.js'
+import { COMPRESSED_HI, COPIED_HI, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset, offsetHi, offsetLo } from '../format/entries.js'
+import type { Image } from '../image.js'
+import { l2EntryProblem } from '../map/l2-entry.js'
+import { l2ForWrite } from '../map/l2-tables.js'
+import { compressedClusters, readCompressedCluster } from './compressed.js'
+import { readUnallocated } from './unallocated.js'
+
+/** How one guest cluster of a write is served. */
+const enum Mode {
+  /** Normal cluster with COPIED: write in place. */
+  InPlace,
+  /** Preallocated zero cluster with COPIED: write the whole cluster where it is, then clear ZERO. */
+  Reuse,
+  /** Anything else: write the whole cluster to a newly allocated one. */
+  Allocate,
+}
+
+/** What the rest of a partially written cluster is filled with. */
+const enum Fill {
+  Zero,
+  Lower,
+  Compressed,
+  Copy,
+}
+
+interface ClusterWrite {
+  readonly slot: number
+  readonly within: number
+  readonly length: number
+  /** Position of the data in the request's buffers. */
+  readonly at: number
+  readonly mode: Mode
+  readonly fill: Fill
+  readonly hi: number
+  readonly lo: number
+  host: number
+  /** The host cluster is known to read as zeroes. */
+  zero: boolean
+}
+
+interface Segment {
+  host: number
+  length: number
+  readonly buffers: Uint8Array[]
+}
+
+const classify = (hi: number, lo: number): { mode: Mode; fill: Fill } => {
+  if ((hi & COMPRESSED_HI) !== 0) return { mode: Mode.Allocate, fill: Fill.Compressed }
+  const hasOffset = (hi & OFFSET_HI_MASK) !== 0 || (lo & OFFSET_LO_MASK) !== 0
+  const copied = (hi & COPIED_HI) !== 0
+  if ((lo & ZERO_LO) !== 0) return { mode: hasOffset && copied ? Mode.Reuse : Mode.Allocate, fill: Fill.Zero }
+  if (!hasOffset) return { mode: Mode.Allocate, fill: Fill.Lower }
+  return { mode: copied ? Mode.InPlace : Mode.Allocate, fill: Fill.Copy }
+}
+
+/** The buffers that write cluster `c` whole (or only its data when the cluster already reads as zeroes). */
+const clusterBuffers = async (img: Image, c: ClusterWrite, guestCluster: number, data: Uint8Array[]): Promise<{ from: number; buffers: Uint8Array[] }> => {
+  const size = img.g.clusterSize
+  const end = c.within + c.length
+  if (c.mode === Mode.InPlace || (c.within === 0 && end === size)) return { from: c.within, buffers: data }
+  const zeroFill = c.fill === Fill.Zero || (c.fill === Fill.Lower && img.lower.allZero)
+  if (zeroFill && c.zero) return { from: c.within, buffers: data }
+  let background = img.zeroCluster
+  if (!zeroFill) {
+    if (c.fill === Fill.Compressed) background = await readCompressedCluster(img, c.hi, c.lo)
+    else if (c.fill === Fill.Copy) {
+      background = new Uint8Array(size)
+      await img.io.read(entryOffset(c.hi, c.lo), background)
+    } else {
+      background = new Uint8Array(size)
+      await readUnallocated(img.lower, guestCluster * size, [background], 0, size)
+    }
+  }
+  const buffers: Uint8Array[] = []
+  if (c.within > 0) buffers.push(background.subarray(0, c.within))
+  for (const d of data) buffers.push(d)
+  if (end < size) buffers.push(background.subarray(end))
+  return { from: 0, buffers }
+}
+
+/** Queues the refcount decrease of the cluster an entry referenced before it was replaced. */
+const releaseOld = (img: Image, c: ClusterWrite): void => {
+  if (c.mode !== Mode.Allocate) return
+  if (c.fill === Fill.Compressed) img.pendingFrees.push(compressedClusters(img, c.hi, c.lo))
+  else if ((c.hi & OFFSET_HI_MASK) !== 0 || (c.lo & OFFSET_LO_MASK) !== 0) {
+    img.pendingFrees.push({ firstCluster: entryOffset(c.hi, c.lo) / img.g.clusterSize, count: 1 })
+  }
+}
+
+/** Writes guest bytes inside one L2 table's range. */
+const writeInTable = async (
+  img: Image,
+  table: CachedTable,
+  guest: number,
+  buffers: ReadonlyArray<Uint8Array>,
+  at: number,
+  length: number,
+): Promise<void> => {
+  const { clusterSize, l2Entries } = img.g
+  const view = table.view
+  const plan: ClusterWrite[] = []
+  let allocations = 0
+  for (let pos = 0; pos < length; ) {
+    const offset = guest + pos
+    const within = offset % clusterSize
+    const n = Math.min(clusterSize - within, length - pos)
+    const slot = Math.floor(offset / clusterSize) % l2Entries
+    const hi = view.getUint32(slot * 8)
+    const lo = view.getUint32(slot * 8 + 4)
+    if ((hi | lo) !== 0) {
+      const problem = l2EntryProblem(img, hi, lo)
+      if (problem !== undefined) return img.corrupt(problem)
+    }
+    const { mode, fill } = classify(hi, lo)
+    if (mode === Mode.Allocate) allocations++
+    plan.push({ slot, within, length: n, at: at + pos, mode, fill, hi, lo, host: mode === Mode.Allocate ? 0 : entryOffset(hi, lo), zero: false })
+    pos += n
+  }
+  if (allocations > 0) {
+    const { first, zero } = await img.allocate(allocations)
+    let next = first
+    for (const c of plan) {
+      if (c.mode !== Mode.Allocate) continue
+      c.host = next++ * clusterSize
+      c.zero = zero
+    }
+  }
+  const segments: Segment[] = []
+  const firstGuestCluster = Math.floor(guest / clusterSize)
+  for (let i = 0; i < plan.length; i++) {
+    const c = plan[i]
+    const data = sliceBuffers(buffers, c.at, c.length)
+    const { from, buffers: parts } = await clusterBuffers(img, c, firstGuestCluster + i, data)
+    let bytes = 0
+    for (const p of parts) bytes += p.byteLength
+    const host = c.host + from
+    const last = segments[segments.length - 1]
+    if (last !== undefined && last.host + last.length === host) {
+      for (const p of parts) last.buffers.push(p)
+      last.length += bytes
+    } else segments.push({ host, length: bytes, buffers: parts })
+  }
+  await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
+  let changed = false
+  for (const c of plan) {
+    if (c.mode === Mode.InPlace) continue
+    view.setUint32(c.slot * 8, (COPIED_HI | offsetHi(c.host)) >>> 0)
+    view.setUint32(c.slot * 8 + 4, offsetLo(c.host))
+    releaseOld(img, c)
+    changed = true
+  }
+  if (changed) img.l2Cache.markDirty(table)
+}
+
+/** Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of 512). */
+export const writeGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+  const { clusterSize, l2Coverage } = img.g
+  const release = await img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
+  try {
+    for (let pos = 0; pos < length; ) {
+      const guest = offset + pos
+      const l1Index = Math.floor(guest / l2Coverage)
+      const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
+      const table = await l2ForWrite(img, l1Index)
+      try {
+        await writeInTable(img, table, guest, buffers, pos, chunkEnd - pos)
+      } finally {
+        img.l2Cache.release(table)
+      }
+      pos = chunkEnd
+    }
+  } finally {
+    release()
+  }
+}

@@ -1,0 +1,57 @@
+// Finding the L2 table for a guest range: for reads (may be absent) and for writes (allocated or copied on demand, COPIED).
+import { snapshotForWrite, type CachedTable } from '../cache/table-cache.js'
+import { COPIED_HI } from '../format/entries.js'
+import type { Image } from '../image.js'
+import { l1EntryTarget } from './l1-table.js'
+
+/** The L2 table offset of L1 entry `index` (0 when unallocated), aborting as Corrupt on a bad entry. */
+const l2Offset = async (img: Image, index: number): Promise<number> => {
+  if (index >= img.l1.size) return img.corrupt(`guest offset needs L1 entry ${index} but the L1 table has ${img.l1.size}`)
+  const target = l1EntryTarget(img.l1.hi(index), img.l1.lo(index), img.g.clusterSize, img.io.sizeBytes)
+  return typeof target === 'string' ? img.corrupt(target) : target
+}
+
+/** The L2 table for L1 entry `index`, pinned, or undefined when the whole range is unallocated. */
+export const l2ForRead = async (img: Image, index: number): Promise<CachedTable | undefined> => {
+  const offset = await l2Offset(img, index)
+  return offset === 0 ? undefined : img.l2Cache.acquire(offset)
+}
+
+/**
+ * The L2 table for L1 entry `index`, pinned and safe to modify in place: allocated when missing,
+ * copied when its L1 entry lacks COPIED (it is shared with a snapshot). The new table is written and
+ * flushed after its refcount and before the L1 entry that points at it; the old one is freed later.
+ */
+export const l2ForWrite = async (img: Image, index: number): Promise<CachedTable> => {
+  if (index < img.l1.size && (img.l1.hi(index) & COPIED_HI) !== 0) {
+    const offset = await l2Offset(img, index)
+    if (offset !== 0) return img.l2Cache.acquire(offset)
+  }
+  return img.l2Lock.run(async () => {
+    const old = await l2Offset(img, index)
+    if (old !== 0 && (img.l1.hi(index) & COPIED_HI) !== 0) return img.l2Cache.acquire(old)
+    let content: Uint8Array | undefined
+    if (old !== 0) {
+      const source = await img.l2Cache.acquire(old)
+      content = source.bytes.slice()
+      img.l2Cache.release(source)
+    }
+    const { first: cluster } = await img.allocate(1)
+    const offset = cluster * img.g.clusterSize
+    const table = await img.l2Cache.create(offset, content)
+    try {
+      await img.writebackLock.run(async () => {
+        if (!img.lazy) await img.refcounts.writeDirtyBlocks()
+        await img.io.write(offset, snapshotForWrite(table))
+        await img.io.flush()
+      })
+      img.l1.set(index, offset)
+      await img.l1.writeEntry(img.io, index)
+    } catch (e) {
+      img.l2Cache.release(table)
+      throw e
+    }
+    if (old !== 0) img.pendingFrees.push({ firstCluster: old / img.g.clusterSize, count: 1 })
+    return table
+  })
+}

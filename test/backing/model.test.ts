@@ -1,0 +1,130 @@
+// Model-based property test: an overlay over a RamDisk backing against a byte-array model (writes, reopen, commit, rebase).
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { QcowDevice } from '../../src/qcow/index.js'
+import type { RamDiskDevice } from '../../src/ramdisk/index.js'
+import { Qcow, diskWith, pattern, ramDisk, run, sameBytes } from '../qcow/support/harness.js'
+
+interface Config {
+  readonly clusterSize: number
+  readonly size: number
+  /** Backing size, shorter or longer than the overlay. */
+  readonly backingSize: number
+  readonly compat?: '0.10' | '1.1'
+  readonly maxWrite: number
+}
+
+type Op =
+  | { readonly kind: 'write'; readonly sector: number; readonly sectors: number; readonly seed: number }
+  | { readonly kind: 'read'; readonly sector: number; readonly sectors: number }
+  | { readonly kind: 'flush' }
+  | { readonly kind: 'reconnect' }
+  | { readonly kind: 'commit' }
+  | { readonly kind: 'rebase'; readonly seed: number; readonly unsafe: boolean }
+
+const opArb = (c: Config): fc.Arbitrary<Op> => {
+  const sectors = c.size / 512
+  const range = fc
+    .tuple(fc.integer({ min: 0, max: sectors - 1 }), fc.integer({ min: 1, max: c.maxWrite / 512 }))
+    .map(([sector, n]) => ({ sector, sectors: Math.min(n, sectors - sector) }))
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(range, fc.nat()).map(([r, seed]) => ({ kind: 'write' as const, ...r, seed })) },
+    { weight: 3, arbitrary: range.map((r) => ({ kind: 'read' as const, ...r })) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'reconnect' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
+    { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.boolean()).map(([seed, unsafe]) => ({ kind: 'rebase' as const, seed, unsafe })) },
+  )
+}
+
+/** The guest view of a backing of `bytes` under an overlay of `size` bytes: zeroes past its end. */
+const guestView = (bytes: Uint8Array, size: number): Uint8Array => {
+  const out = new Uint8Array(size)
+  out.set(bytes.subarray(0, Math.min(size, bytes.byteLength)))
+  return out
+}
+
+const contents = async (d: RamDiskDevice | QcowDevice): Promise<Uint8Array> => {
+  const info = await run(d.getInfo())
+  const out = new Uint8Array(info.sizeSectors * 512)
+  await run(d.read(0, [out]))
+  return out
+}
+
+const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => {
+  const disk = await ramDisk(0)
+  let backing = await diskWith(pattern(c.backingSize, 1))
+  let device: QcowDevice = await run(Qcow.create(disk, { size: c.size, clusterSize: c.clusterSize, compat: c.compat ?? '1.1', backingFile: 'b', backing }))
+  const model = guestView(pattern(c.backingSize, 1), c.size)
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'write': {
+        const data = pattern(op.sectors * 512, op.seed)
+        await run(device.write(op.sector, [data]))
+        model.set(data, op.sector * 512)
+        break
+      }
+      case 'read': {
+        const out = new Uint8Array(op.sectors * 512)
+        await run(device.read(op.sector, [out]))
+        expect(sameBytes(out, model.subarray(op.sector * 512, (op.sector + op.sectors) * 512))).toBe(true)
+        break
+      }
+      case 'flush':
+        await run(device.flush())
+        break
+      case 'reconnect':
+        await run(device.disconnect())
+        device = await run(Qcow.connect(disk, { backing }))
+        break
+      case 'commit': {
+        const before = await contents(backing)
+        await run(device.commit())
+        const after = await contents(backing)
+        expect(after.byteLength).toBe(Math.max(before.byteLength, c.size))
+        expect(sameBytes(after.subarray(0, c.size), model)).toBe(true)
+        expect(sameBytes(after.subarray(c.size), before.subarray(c.size))).toBe(true)
+        break
+      }
+      case 'rebase': {
+        const bytes = pattern(c.backingSize, op.seed)
+        const next = await diskWith(bytes)
+        const before = await contents(device)
+        await run(device.rebase(next, { backingFile: 'next', unsafe: op.unsafe }))
+        if (op.unsafe) {
+          // Only the header changes: unallocated ranges now show the new backing.
+          const now = await contents(device)
+          const shown = guestView(bytes, c.size)
+          for (let i = 0; i < c.size; i += 512) {
+            const s = now.subarray(i, i + 512)
+            expect(sameBytes(s, before.subarray(i, i + 512)) || sameBytes(s, shown.subarray(i, i + 512))).toBe(true)
+          }
+          model.set(now)
+        }
+        backing = next
+        break
+      }
+    }
+  }
+  expect(sameBytes(await contents(device), model)).toBe(true)
+  await run(device.disconnect())
+  const reopened = await run(Qcow.connect(disk, { readOnly: true, backing }))
+  expect(sameBytes(await contents(reopened), model)).toBe(true)
+}
+
+const configs: Config[] = [
+  { clusterSize: 512, size: 512 * 1024, backingSize: 300 * 1024, maxWrite: 8 * 1024 },
+  { clusterSize: 4096, size: 1024 * 1024, backingSize: 1536 * 1024, maxWrite: 64 * 1024, compat: '0.10' },
+  { clusterSize: 65536, size: 2 * 1024 * 1024, backingSize: 1024 * 1024 + 512, maxWrite: 200 * 1024 },
+]
+
+describe('overlay over a RamDisk backing against a byte-array model', () => {
+  for (const c of configs) {
+    it(`${c.clusterSize}-byte clusters, backing ${c.backingSize < c.size ? 'shorter' : 'longer'} than the overlay${c.compat === '0.10' ? ', v2' : ''}`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb(c), { minLength: 1, maxLength: 30 }), (ops) => runSequence(c, ops)),
+        { numRuns: Number(process.env.MODEL_RUNS ?? 12) },
+      )
+    })
+  }
+})

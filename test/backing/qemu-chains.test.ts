@@ -1,0 +1,98 @@
+// QEMU -> us: chains made by `qemu-img create -b -F` read through our engine exactly like `qemu-img convert -O raw`.
+import { mkdir } from 'node:fs/promises'
+import { expect, it } from 'vitest'
+import { confineTo } from '../../src/file/backing-gates.js'
+import { FileBlock } from '../../src/file/index.js'
+import { describeWithQemu, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
+import { QcowFile, firstDifference, ok, qemuImgOk, readAll, spyGate } from './support.js'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+interface Layer {
+  /** File name inside the test directory. */
+  readonly name: string
+  readonly size: number
+  /** qcow2 cluster size; undefined for a raw file. */
+  readonly clusterSize?: number
+  /** qemu-io commands run on the layer once it exists. */
+  readonly io: ReadonlyArray<string>
+}
+
+interface Case {
+  readonly title: string
+  /** Bottom first. */
+  readonly layers: ReadonlyArray<Layer>
+}
+
+const writes = (seed: number, size: number): string[] => {
+  const out: string[] = []
+  let x = seed
+  for (let i = 0; i < 12; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    const length = 512 * (1 + (x % 300))
+    const offset = 512 * (x % Math.floor((size - length) / 512))
+    out.push(`write -P 0x${((seed * 16 + i) & 0xff).toString(16)} ${offset} ${length}`)
+  }
+  return out
+}
+
+const cases: Case[] = [
+  {
+    title: 'qcow2 over qcow2 over raw, each layer longer than the one below, different cluster sizes',
+    layers: [
+      { name: 'base.raw', size: 3 * MiB, io: writes(1, 3 * MiB) },
+      { name: 'mid.qcow2', size: 5 * MiB, clusterSize: 4 * KiB, io: [...writes(2, 5 * MiB), 'write -z 100k 200k', 'discard 1m 64k'] },
+      { name: 'top.qcow2', size: 6 * MiB, clusterSize: 64 * KiB, io: [...writes(3, 6 * MiB), 'write -z 2m 128k', 'write -P 0x77 2900k 3k'] },
+    ],
+  },
+  {
+    title: 'backing longer than the overlay, 512-byte and 2 MiB clusters',
+    layers: [
+      { name: 'base.qcow2', size: 8 * MiB, clusterSize: 2 * MiB, io: writes(4, 8 * MiB) },
+      { name: 'top.qcow2', size: 3 * MiB, clusterSize: 512, io: [...writes(5, 3 * MiB), 'write -z 7k 5k'] },
+    ],
+  },
+  {
+    title: 'raw backing shorter than the overlay, partial-cluster writes',
+    layers: [
+      { name: 'disk.img', size: MiB + 512, io: writes(6, MiB) },
+      { name: 'top.qcow2', size: 4 * MiB, clusterSize: 64 * KiB, io: ['write -P 0x5a 1000k 4k', 'write -P 0x11 1023k 1k', 'write -P 0x12 3m 512'] },
+    ],
+  },
+]
+
+describeWithQemu('chains made by qemu-img read like qemu-img convert -O raw', () => {
+  const dir = useTempDir('qcow-ts-chain-')
+  for (const c of cases) {
+    it(c.title, async () => {
+      const sub = dir.file(c.title.replace(/[^a-z0-9]+/gi, '-'))
+      await mkdir(sub)
+      let below: Layer | undefined
+      for (const layer of c.layers) {
+        const path = `${sub}/${layer.name}`
+        if (layer.clusterSize === undefined) {
+          await writeBytes(path, new Uint8Array(layer.size))
+          if (layer.io.length > 0) await qemuIoOk(path, layer.io, { format: 'raw' })
+        } else {
+          const backing = below === undefined ? [] : ['-b', below.name, '-F', below.clusterSize === undefined ? 'raw' : 'qcow2']
+          await qemuImgOk(['create', '-q', '-f', 'qcow2', '-o', `cluster_size=${layer.clusterSize}`, ...backing, path, String(layer.size)])
+          if (layer.io.length > 0) await qemuIoOk(path, layer.io)
+        }
+        below = layer
+      }
+      const top = c.layers[c.layers.length - 1]
+      const expected = await toRawBytes(`${sub}/${top.name}`)
+      const { gate, log } = spyGate(confineTo(sub))
+      const file = await ok(FileBlock.connect({ path: `${sub}/${top.name}`, readOnly: true }))
+      const device = await ok(QcowFile.connect(file, { gate }))
+      const actual = await readAll(device)
+      expect(actual.byteLength).toBe(expected.byteLength)
+      expect(firstDifference(actual, expected)).toBe(-1)
+      expect(log.admitted).toEqual(c.layers.slice(0, -1).map((l) => l.name).reverse())
+      await ok(device.disconnect())
+      expect(log.closed.length).toBe(log.opened.length)
+      await ok(file.disconnect())
+    })
+  }
+})

@@ -1,0 +1,84 @@
+// Helpers for backing-chain tests: qcow2 over files, a spying gate, whole-device reads.
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import type { BlockDevice } from '../../src/block/device.js'
+import { FileBlock } from '../../src/file/index.js'
+import { qemuImg, type ProcResult } from '../support/qemu.js'
+import { describeError, makeQcow, type BackingGate, type QcowError } from '../../src/qcow/index.js'
+
+/** qcow2 over files. */
+export const QcowFile = makeQcow(FileBlock)
+
+/** Runs a TaskEither and returns its Right, failing the test with the rendered error otherwise. */
+export const ok = async <A>(task: TE.TaskEither<QcowError, A>): Promise<A> => {
+  const r = await task()
+  if (E.isLeft(r)) throw new Error(describeError(r.left))
+  return r.right
+}
+
+/** Every guest byte of `device`. */
+export const readAll = async (device: BlockDevice<QcowError>): Promise<Uint8Array> => {
+  const info = await ok(device.getInfo())
+  const out = new Uint8Array(info.sizeSectors * info.sectorSize)
+  const chunk = 4 * 1024 * 1024
+  for (let pos = 0; pos < out.byteLength; pos += chunk) {
+    await ok(device.read(pos / info.sectorSize, [out.subarray(pos, Math.min(out.byteLength, pos + chunk))]))
+  }
+  return out
+}
+
+/** What a spied gate saw. */
+export interface GateLog {
+  readonly admitted: string[]
+  readonly opened: string[]
+  readonly closed: string[]
+}
+
+/** Wraps `gate`, recording every name it is asked about, every open and every close of what it opened. */
+export const spyGate = (gate: BackingGate): { gate: BackingGate; log: GateLog } => {
+  const log: GateLog = { admitted: [], opened: [], closed: [] }
+  return {
+    log,
+    gate: {
+      probe: gate.probe,
+      admit: (name) => {
+        log.admitted.push(name)
+        return TE.map((a: { key: string; open: (mode: { readonly readOnly: boolean }) => TE.TaskEither<QcowError, BlockDevice<QcowError>> }) => ({
+          key: a.key,
+          open: (mode: { readonly readOnly: boolean }) =>
+            TE.map((d: BlockDevice<QcowError>): BlockDevice<QcowError> => {
+              log.opened.push(a.key)
+              return {
+                getInfo: () => d.getInfo(),
+                read: (s, b) => d.read(s, b),
+                write: (s, b) => d.write(s, b),
+                flush: () => d.flush(),
+                disconnect: () => {
+                  log.closed.push(a.key)
+                  return d.disconnect()
+                },
+              }
+            })(a.open(mode)),
+        }))(gate.admit(name))
+      },
+    },
+  }
+}
+
+/** Runs qemu-img with `args`, failing the test with its output when it exits non-zero. */
+export const qemuImgOk = async (args: ReadonlyArray<string>): Promise<ProcResult> => {
+  const r = await qemuImg(args)
+  if (r.code !== 0) throw new Error(`qemu-img ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`)
+  return r
+}
+
+/** Byte equality (fast). */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/** The first offset where `a` and `b` differ, or -1. */
+export const firstDifference = (a: Uint8Array, b: Uint8Array): number => {
+  const n = Math.min(a.byteLength, b.byteLength)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
+  return a.byteLength === b.byteLength ? -1 : n
+}

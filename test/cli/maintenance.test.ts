@@ -1,0 +1,160 @@
+// check, map and resize against qemu-img; each runs once the engine offers the operation (issue 4).
+import { copyFile, mkdtemp, open, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import { closeImage, openImage } from '../../src/cli/image.js'
+import { supports } from '../../src/cli/maintenance.js'
+import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
+import { bothImg, jsonOf, qcow } from './harness.js'
+
+/** Which maintenance operations this build's engine offers, found on a freshly created image. */
+const probeEngine = async (): Promise<Record<'check' | 'repair' | 'map' | 'resize', boolean>> => {
+  const dir = await mkdtemp(join(tmpdir(), 'qcow-cli-probe-'))
+  try {
+    const f = join(dir, 'probe.qcow2')
+    await qcow(['create', '-q', '-f', 'qcow2', f, '1M'])
+    const opened = await openImage(f, { readOnly: true })()
+    if (E.isLeft(opened) || opened.right.qcow === undefined) return { check: false, repair: false, map: false, resize: false }
+    const q = opened.right.qcow
+    const found = { check: supports(q, 'check'), repair: supports(q, 'repair'), map: supports(q, 'map'), resize: supports(q, 'resize') }
+    await closeImage(opened.right)()
+    return found
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const engine = await probeEngine()
+
+/** Overwrites bytes of a file in place. */
+const poke = async (path: string, offset: number, bytes: ReadonlyArray<number>): Promise<void> => {
+  const h = await open(path, 'r+')
+  try {
+    await h.write(Uint8Array.from(bytes), 0, bytes.length, offset)
+  } finally {
+    await h.close()
+  }
+}
+
+describeWithQemu('check, map and resize against qemu-img', () => {
+  const tmp = useTempDir('qcow-cli-maint-')
+
+  /** A qemu-made 10 MiB image with three data clusters at host 0x50000.. (fresh-image layout). */
+  const threeClusters = async (name: string): Promise<string> => {
+    const f = tmp.file(`${name}.qcow2`)
+    await qemuImg(['create', '-q', '-f', 'qcow2', f, '10M'])
+    await qemuIoRaw(['-c', 'write -P 1 0 192k', '-c', 'write -z 1M 64k', '-c', 'write -P 2 2M 4k', f])
+    return f
+  }
+
+  const damages: ReadonlyArray<{ name: string; damage: (f: string) => Promise<void> }> = [
+    { name: 'clean', damage: async () => undefined },
+    { name: 'leaked cluster (L2 entry zeroed)', damage: (f) => poke(f, 0x40000, [0, 0, 0, 0, 0, 0, 0, 0]) },
+    { name: 'refcount too low (data cluster refcount 0)', damage: (f) => poke(f, 0x20000 + 5 * 2, [0, 0]) },
+    { name: 'COPIED flag cleared', damage: (f) => poke(f, 0x40000, [0x00]) },
+  ]
+
+  describe.skipIf(!engine.check)('check', () => {
+    it.each(damages)('$name: JSON, human output and exit code equal qemu-img check', async ({ name, damage }) => {
+      const f = await threeClusters(`chk-${name}`)
+      await damage(f)
+      const json = await bothImg(['check', '--output=json', f])
+      expect(jsonOf(json.ours)).toEqual(jsonOf(json.qemu))
+      expect(json.ours.code).toBe(json.qemu.code)
+      const human = await bothImg(['check', f])
+      expect(human.ours.stdout).toBe(human.qemu.stdout)
+      expect(human.ours.code).toBe(human.qemu.code)
+    })
+
+    it('check on a raw image exits 63 like qemu-img', async () => {
+      const f = tmp.file('chk.raw')
+      await qemuImg(['create', '-q', '-f', 'raw', f, '1M'])
+      const r = await bothImg(['check', f])
+      expect(r.qemu.code).toBe(63)
+      expect(r.ours.code).toBe(63)
+    })
+  })
+
+  describe.skipIf(!engine.check || !engine.repair)('check -r', () => {
+    it.each(damages.flatMap((d) => (['leaks', 'all'] as const).map((mode) => ({ ...d, mode }))))(
+      '$name, -r $mode: JSON and exit code equal qemu-img, and qemu-img check agrees afterwards',
+      async ({ name, damage, mode }) => {
+        const ours = await threeClusters(`rep-ours-${name}-${mode}`)
+        await damage(ours)
+        const theirs = tmp.file(`rep-qemu-${name}-${mode}.qcow2`)
+        await copyFile(ours, theirs)
+        const o = await qcow(['check', '--output=json', '-r', mode, ours])
+        const q = await qemuImg(['check', '--output=json', '-r', mode, theirs])
+        expect({ ...jsonOf(o), filename: theirs }).toEqual(jsonOf(q))
+        expect(o.code).toBe(q.code)
+        const after = await qemuImg(['check', '--output=json', ours])
+        const afterQemu = await qemuImg(['check', '--output=json', theirs])
+        expect(after.code).toBe(afterQemu.code)
+      },
+    )
+  })
+
+  it.runIf(!engine.check)('check says plainly that the engine does not offer it yet', async () => {
+    const f = await threeClusters('chk-missing')
+    const r = await qcow(['check', f])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`qcow: ${f}: check is not supported yet by this build's qcow2 engine\n`)
+  })
+
+  describe.skipIf(!engine.map)('map', () => {
+    it.each([
+      { name: 'written by qemu-io', make: (f: string) => qemuIoRaw(['-c', 'write -P 1 0 192k', '-c', 'write -z 1M 64k', '-c', 'write -P 2 2M 4k', '-c', 'discard 64k 64k', f]) },
+      { name: 'written by qcow io', make: (f: string) => qcow(['io', '-c', 'write -P 1 0 192k', '-c', 'write -z 1M 64k', '-c', 'write -P 2 2M 4k', '-c', 'discard 64k 64k', f]) },
+      { name: 'empty 1 TiB', make: async () => undefined, size: '1T' },
+    ])('$name: JSON and human output equal qemu-img map', async ({ name, make, size }) => {
+      const f = tmp.file(`map-${name}.qcow2`)
+      await qemuImg(['create', '-q', '-f', 'qcow2', f, size ?? '10M'])
+      await make(f)
+      const json = await bothImg(['map', '--output=json', f])
+      expect(JSON.parse(json.ours.stdout)).toEqual(JSON.parse(json.qemu.stdout))
+      expect(json.ours.stdout).toBe(json.qemu.stdout)
+      const human = await bothImg(['map', f])
+      expect(human.ours.stdout).toBe(human.qemu.stdout)
+    })
+  })
+
+  it.runIf(!engine.map)('map says plainly that the engine does not offer it yet', async () => {
+    const f = await threeClusters('map-missing')
+    const r = await qcow(['map', f])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`qcow: ${f}: map is not supported yet by this build's qcow2 engine\n`)
+  })
+
+  describe.skipIf(!engine.resize)('resize', () => {
+    it.each([
+      { args: ['+1G'] },
+      { args: ['2T'] },
+      { args: ['-1M'] },
+      { args: ['--shrink', '-1M'] },
+      { args: ['--shrink', '1M'] },
+    ])('resize $args: exit code and output as qemu-img; qemu-img info and check agree afterwards', async ({ args }) => {
+      const ours = await threeClusters(`rs-ours-${args.join('')}`)
+      const theirs = tmp.file(`rs-qemu-${args.join('')}.qcow2`)
+      await copyFile(ours, theirs)
+      const size = args[args.length - 1]
+      const flags = args.slice(0, -1)
+      const o = await qcow(['resize', ...flags, ours, size])
+      const q = await qemuImg(['resize', ...flags, theirs, size])
+      expect(o.code).toBe(q.code)
+      expect(o.stdout).toBe(q.stdout)
+      const [io, iq] = await Promise.all([qemuImg(['info', '--output=json', ours]), qemuImg(['info', '--output=json', theirs])])
+      expect(jsonOf(io)['virtual-size']).toBe(jsonOf(iq)['virtual-size'])
+      const checked = await qemuImg(['check', ours])
+      expect(checked.code, checked.stdout + checked.stderr).toBe(0)
+    })
+  })
+
+  it.runIf(!engine.resize)('resize says plainly that the engine does not offer it yet', async () => {
+    const f = await threeClusters('rs-missing')
+    const r = await qcow(['resize', f, '+1M'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`qcow: ${f}: resize is not supported yet by this build's qcow2 engine\n`)
+  })
+})
