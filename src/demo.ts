@@ -1,25 +1,27 @@
-// The `npm start` demonstration: what a RamDisk and a FileBlock do, printed step by step.
+// The `npm start` demonstration: what a RamDisk, a FileBlock and a qcow2 image over them do, printed step by step.
 import * as E from 'fp-ts/lib/Either.js'
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeBlockError, readOnly, slice, type BlockError } from './block/index.js'
+import { readOnly, slice } from './block/index.js'
 import { FileBlock } from './file/index.js'
+import { describeError, makeQcow, type QcowError } from './qcow/index.js'
 import { RamDisk } from './ramdisk/index.js'
 
 /** Runs a task and returns its value, or prints the error and stops the demo. */
-const step = async <A>(what: string, task: TaskEither<BlockError, A>): Promise<A> => {
+const step = async <A>(what: string, task: TaskEither<QcowError, A>): Promise<A> => {
   const result = await task()
-  if (E.isLeft(result)) throw new Error(`${what}: ${describeBlockError(result.left)}`)
+  if (E.isLeft(result)) throw new Error(`${what}: ${describeError(result.left)}`)
   console.log(`  ok  ${what}`)
   return result.right
 }
 
 /** Runs a task that should fail and prints the error it returned as a value. */
-const refused = async (what: string, task: TaskEither<BlockError, unknown>): Promise<void> => {
+const refused = async (what: string, task: TaskEither<QcowError, unknown>): Promise<void> => {
   const result = await task()
-  console.log(E.isLeft(result) ? `  no  ${what}: ${describeBlockError(result.left)}` : `  ??  ${what} unexpectedly succeeded`)
+  console.log(E.isLeft(result) ? `  no  ${what}: ${describeError(result.left)}` : `  ??  ${what} unexpectedly succeeded`)
 }
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes).replace(/\0+$/, '')
@@ -69,9 +71,36 @@ const fileBlockDemo = async (): Promise<void> => {
   }
 }
 
+const qcowDemo = async (): Promise<void> => {
+  console.log('makeQcow: a qcow2 image stored on any device')
+  const QcowOnRam = makeQcow(RamDisk)
+  const ram = await step('connect an empty RamDisk to hold the image', RamDisk.connect({ size: 0 }))
+  const image = await step('create a 1 TiB qcow2 image on it', QcowOnRam.create(ram, { size: 2 ** 40 }))
+  await step('write "hello, qcow2" at sector 2,000,000,000', image.write(2_000_000_000, [sector('hello, qcow2')]))
+  const back = new Uint8Array(512)
+  await step('read it back', image.read(2_000_000_000, [back]))
+  console.log(`      read: "${text(back)}"; the RamDisk holds ${ram.allocatedBytes()} bytes`)
+  await step('disconnect the image', image.disconnect())
+  const dir = await mkdtemp(join(tmpdir(), 'qcow-ts-demo-'))
+  try {
+    const path = join(dir, 'disk.qcow2')
+    const QcowOnFile = makeQcow(FileBlock)
+    const file = await step(`create ${path}`, FileBlock.connect({ path, create: true }))
+    const disk = await step('format it as a 20 GiB qcow2 image (64 KiB clusters)', QcowOnFile.create(file, { size: 20 * 2 ** 30 }))
+    await step('write two sectors at sector 10', disk.write(10, [sector('first'), sector('second')]))
+    await step('disconnect (flushes the metadata)', disk.disconnect())
+    const info = spawnSync('qemu-img', ['info', '--output=json', path], { encoding: 'utf8' })
+    console.log(info.status === 0 ? `      qemu-img info accepts it: ${info.stdout.replace(/\s+/g, ' ').slice(0, 160)}...` : '      (qemu-img not installed: skipping qemu-img info)')
+    await step('disconnect the file', file.disconnect())
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 const main = async (): Promise<void> => {
   await ramDiskDemo()
   await fileBlockDemo()
+  await qcowDemo()
   console.log('Done: every failure above came back as a value, none was thrown.')
 }
 

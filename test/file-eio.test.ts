@@ -4,9 +4,24 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describeBlockError } from '../src/block/errors.js'
 import { FileBlock } from '../src/file/index.js'
+import { SYNC_MAX_BYTES } from '../src/file/io.js'
 import { left, right, tempDir } from './helpers.js'
 
 const eio = (syscall: string): Error => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall })
+
+// Small requests go through the synchronous calls on the descriptor: those fail with EIO too.
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>()
+  return {
+    ...real,
+    readvSync: () => {
+      throw eio('read')
+    },
+    writevSync: () => {
+      throw eio('write')
+    },
+  }
+})
 
 // Every handle the device opens fails its reads, writes and syncs with EIO, as a dying disk would.
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -28,15 +43,18 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 })
 
 describe('FileBlock on a disk that fails with EIO', () => {
-  it('read, write, flush, writeZeroes and resize each return Io with the path', async () => {
+  it('read and write (small requests, synchronous; large ones, through the promise API), flush, writeZeroes and resize each return Io with the path', async () => {
     const dir = await tempDir()
     try {
       const path = join(dir.path, 'eio.img')
-      await writeFile(path, new Uint8Array(4096))
+      const large = SYNC_MAX_BYTES + 512
+      await writeFile(path, new Uint8Array(2 * large))
       const device = right(await FileBlock.connect({ path })())
       const results = [
         await device.read(0, [new Uint8Array(512)])(),
+        await device.read(0, [new Uint8Array(large)])(),
         await device.write(0, [new Uint8Array(512)])(),
+        await device.write(0, [new Uint8Array(large)])(),
         await device.flush()(),
         await device.writeZeroes(0, 1)(),
         await device.resize(16)(),

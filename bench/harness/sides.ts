@@ -62,7 +62,7 @@ export const runOurCli = async (args: ReadonlyArray<string>, profileDir?: string
   if (E.isLeft(measured)) return E.left(failed(measured.left))
   if (measured.right.status === 0) return E.right(measured.right)
   const message = firstLine(measured.right.stderr) || firstLine(measured.right.stdout)
-  const missing = /unknown (command|option)|not (yet )?implemented|unsupported|too many arguments|cannot find module/i.test(message)
+  const missing = /unknown (command|option)|not (yet )?implemented|not supported|unsupported|too many arguments|cannot find module/i.test(message)
   return E.left((missing ? unavailable : failed)(`qcow ${args[0]} exited ${measured.right.status}: ${message}`))
 }
 

@@ -5,7 +5,7 @@ import type { QcowFileJob, WorkerResult } from '../spec.js'
 import { describeAny } from './describe.js'
 import { loadFileBlock, loadMakeQcow } from './engine.js'
 import { profiled } from './profiler.js'
-import { runStream } from './queue.js'
+import { laneBuffers, runStream } from './queue.js'
 
 const failed = (reason: string, unavailable = false): WorkerResult => ({ ok: false, unavailable, reason })
 
@@ -26,7 +26,8 @@ export const runQcowFile = async (job: QcowFileJob): Promise<WorkerResult> => {
   const info = await device.getInfo()()
   if (E.isLeft(info)) return failed(`getInfo: ${describeAny(info.left)}`)
   const imageBytes = info.right.sizeSectors * info.right.sectorSize
-  const seconds = await profiled(job.profile, () => runStream(device, job.pattern, imageBytes, job.depth, describeAny))
+  const buffers = laneBuffers(job.pattern, job.depth)
+  const seconds = await profiled(job.profile, () => runStream(device, job.pattern, imageBytes, buffers, describeAny))
   if (E.isLeft(seconds)) return failed(seconds.left)
   const closed = await (job.readOnly ? device.disconnect() : async () => {
     const flushed = await device.flush()()

@@ -4,7 +4,7 @@ import type { QcowRamDiskJob, WorkerResult } from '../spec.js'
 import { describeAny } from './describe.js'
 import { loadMakeQcow, loadRamDisk } from './engine.js'
 import { profiled } from './profiler.js'
-import { runStream } from './queue.js'
+import { laneBuffers, runStream } from './queue.js'
 
 /** Room the RamDisk needs beyond the virtual size for qcow2 metadata (L2 tables, refcounts): generous and sparse. */
 const metadataRoom = (sizeBytes: number): number => Math.ceil(sizeBytes / 64 / 512) * 512 + 64 * 1024 * 1024
@@ -19,9 +19,10 @@ export const runQcowRamDisk = async (job: QcowRamDiskJob): Promise<WorkerResult>
   const opened = await makeQcow.value(ramDisk.value as never).create(base.right, { size: job.sizeBytes })()
   if (E.isLeft(opened)) return { ok: false, unavailable: false, reason: `create: ${describeAny(opened.left)}` }
   const seconds: number[] = []
+  const buffers = job.patterns.map((pattern) => laneBuffers(pattern, job.depth))
   const failure = await profiled(job.profile, async () => {
-    for (const pattern of job.patterns) {
-      const elapsed = await runStream(opened.right, pattern, job.sizeBytes, job.depth, describeAny)
+    for (const [index, pattern] of job.patterns.entries()) {
+      const elapsed = await runStream(opened.right, pattern, job.sizeBytes, buffers[index], describeAny)
       if (E.isLeft(elapsed)) return elapsed.left
       seconds.push(elapsed.right)
     }

@@ -17,29 +17,32 @@ export const patternBuffer = (bytes: number, seed: number): Uint8Array => {
   return buffer
 }
 
+/** One request buffer per lane (`depth` lanes, fewer when the stream is shorter), made before anything is timed. */
+export const laneBuffers = (pattern: IoPattern, depth: number): ReadonlyArray<ReadonlyArray<Uint8Array>> =>
+  Array.from({ length: Math.min(depth, pattern.count) }, (_, lane) => [patternBuffer(pattern.requestBytes, lane)])
+
 /**
- * Sends the stream's requests to `device` keeping `depth` in flight; resolves with the elapsed seconds,
- * or the first error rendered by `describe`.
+ * Sends the stream's requests to `device` with one request in flight per lane of `buffers`; resolves
+ * with the elapsed seconds, or the first error rendered by `describe`.
  */
 export const runStream = async (
   device: BlockDevice<unknown>,
   pattern: IoPattern,
   imageBytes: number,
-  depth: number,
+  buffers: ReadonlyArray<ReadonlyArray<Uint8Array>>,
   describe: (error: unknown) => string,
 ): Promise<E.Either<string, number>> => {
   let next = 0
   let failure: string | undefined
-  const lane = async (lane: number): Promise<void> => {
-    const buffers = [patternBuffer(pattern.requestBytes, lane)]
+  const lane = async (own: ReadonlyArray<Uint8Array>): Promise<void> => {
     while (failure === undefined && next < pattern.count) {
       const sector = requestOffset(pattern, imageBytes, next++) / SECTOR_BYTES
-      const result = await (pattern.write ? device.write(sector, buffers) : device.read(sector, buffers))()
+      const result = await (pattern.write ? device.write(sector, own) : device.read(sector, own))()
       if (E.isLeft(result)) failure = describe(result.left)
     }
   }
   const started = performance.now()
-  await Promise.all(Array.from({ length: Math.min(depth, pattern.count) }, (_, index) => lane(index)))
+  await Promise.all(buffers.map(lane))
   const seconds = (performance.now() - started) / 1000
   return failure === undefined ? E.right(seconds) : E.left(failure)
 }

@@ -1,11 +1,12 @@
 // Byte-addressed reads, writes and zeroing on a sector device (read-modify-write at unaligned ends).
+import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
+import { isZero } from '../index.js'
 import { fromQcowError, type CliFailure } from './failure.js'
 import { SECTOR } from './format.js'
 import type { Image } from './image.js'
 import { writeZeroesQcow } from './maintenance.js'
-
 
 /** Reads `length` bytes at byte `offset` (any alignment). */
 export const readBytes = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, Uint8Array> => {
@@ -44,44 +45,55 @@ const splitAligned = (offset: number, length: number) => {
   return { head: headEnd - offset, sector: headEnd / SECTOR, sectors: (tailStart - headEnd) / SECTOR, tailStart, tail: offset + length - tailStart }
 }
 
-const MAX_ZERO_CHUNK = 1024 * 1024
+/** Bytes examined per step when zeroing by data. */
+const ZERO_CHUNK = 1024 * 1024
+/** Zeroing by data writes whole granules of this size that are not already zero. */
+const ZERO_GRANULE = 4096
 
-const writeZeroData = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, void> => {
-  const step = (at: number): TE.TaskEither<CliFailure, void> =>
-    at >= offset + length
-      ? TE.right(undefined)
-      : pipe(
-          writeBytes(image, at, new Uint8Array(Math.min(MAX_ZERO_CHUNK, offset + length - at))),
-          TE.chain(() => step(at + MAX_ZERO_CHUNK)),
-        )
-  return step(offset)
+/**
+ * Zeroes `[offset, offset + length)` by writing zero bytes, but only over granules that do not
+ * already read as zeroes, so holes and unallocated clusters stay unallocated.
+ */
+const zeroByData = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, void> => async () => {
+  for (let at = offset; at < offset + length; at += ZERO_CHUNK) {
+    const n = Math.min(ZERO_CHUNK, offset + length - at)
+    const current = await readBytes(image, at, n)()
+    if (E.isLeft(current)) return current
+    const data = current.right
+    for (let g = 0; g < n; ) {
+      const next = Math.min(n, (Math.floor((at + g) / ZERO_GRANULE) + 1) * ZERO_GRANULE - at)
+      const piece = data.subarray(g, next)
+      if (!isZero(piece)) {
+        const written = await writeBytes(image, at + g, new Uint8Array(piece.byteLength))()
+        if (E.isLeft(written)) return written
+      }
+      g = next
+    }
+  }
+  return E.right(undefined)
 }
 
 /** How the whole sectors of a zeroed range are handled. */
 export type ZeroMode = 'zero' | 'zero-unmap' | 'discard'
 
 /**
- * Makes `[offset, offset + length)` read as zeroes: unaligned ends are written with zero bytes;
- * whole sectors use the device's discard or zero write when it has one, else zero data.
+ * Makes `[offset, offset + length)` read as zeroes. Whole sectors use the qcow2 engine's discard or
+ * zero write when it has them; everything else is zeroed by data where it is not zero already.
  */
 export const zeroBytes = (image: Image, offset: number, length: number, mode: ZeroMode): TE.TaskEither<CliFailure, void> => {
   const { head, sector, sectors, tailStart, tail } = splitAligned(offset, length)
-  const disk = image.disk
+  const qcow = image.qcow
   const middle = (): TE.TaskEither<CliFailure, void> => {
     if (sectors === 0) return TE.right(undefined)
-    if (mode === 'discard' && disk.discard !== undefined) {
-      return pipe(disk.discard(sector, sectors), TE.mapLeft(fromQcowError(image.path)))
+    if (qcow !== undefined && mode === 'discard' && qcow.discard !== undefined) {
+      return pipe(qcow.discard(sector, sectors), TE.mapLeft(fromQcowError(image.path)))
     }
-    const viaQcow = image.qcow === undefined ? undefined : writeZeroesQcow(image.path, image.qcow, sector, sectors, mode !== 'zero')
-    if (viaQcow !== undefined) return viaQcow
-    if (image.qcow === undefined && disk.writeZeroes !== undefined) {
-      return pipe(disk.writeZeroes(sector, sectors), TE.mapLeft(fromQcowError(image.path)))
-    }
-    return writeZeroData(image, sector * SECTOR, sectors * SECTOR)
+    const viaEngine = qcow === undefined ? undefined : writeZeroesQcow(image.path, qcow, sector, sectors, mode !== 'zero')
+    return viaEngine ?? zeroByData(image, sector * SECTOR, sectors * SECTOR)
   }
   return pipe(
-    writeZeroData(image, offset, head),
+    zeroByData(image, offset, head),
     TE.chain(middle),
-    TE.chain(() => writeZeroData(image, tailStart, tail)),
+    TE.chain(() => zeroByData(image, tailStart, tail)),
   )
 }

@@ -20,8 +20,14 @@ type Repair = t.TypeOf<typeof RepairCodec>
 const decodeRepair = (text: string | undefined): E.Either<string, Repair | undefined> =>
   text === undefined || RepairCodec.is(text) ? E.right(text) : E.left(`-r must be leaks or all, got '${text}'`)
 
+/** How many leaks and corruptions a repair fixed. */
+export interface Fixed {
+  readonly leaks: number
+  readonly corruptions: number
+}
+
 /** The JSON object `qemu-img check --output=json` prints: zero-valued optional counts are left out. */
-export const checkJson = (image: Image, report: CheckReport, fixed: { leaks: number; corruptions: number }): Record<string, unknown> => {
+export const checkJson = (image: Pick<Image, 'path' | 'format'>, report: CheckReport, fixed: Fixed): Record<string, unknown> => {
   const optional = (key: string, n: number | undefined) => (n === undefined || n === 0 ? {} : { [key]: n })
   return {
     'image-end-offset': report.imageEndOffset,
@@ -64,6 +70,13 @@ export const renderCheckHuman = (r: CheckReport): string => {
   return lines.map((l) => `${l}\n`).join('')
 }
 
+/** What `qemu-img check -r` prints before re-checking, when it repaired something. */
+export const renderRepairHuman = (fixed: Fixed): string =>
+  fixed.leaks === 0 && fixed.corruptions === 0
+    ? ''
+    : `The following inconsistencies were found and repaired:\n\n    ${fixed.leaks} leaked clusters\n` +
+      `    ${fixed.corruptions} corruptions\n\nDouble checking the fixed image now...\n`
+
 /** qemu-img check's exit code for a report: 1 check errors, 2 corruptions, 3 leaks only, 0 clean. */
 export const checkExitCode = (r: CheckReport): number =>
   (r.checkErrors ?? 0) > 0 ? 1 : r.corruptions > 0 ? 2 : r.leaks > 0 ? 3 : 0
@@ -71,7 +84,8 @@ export const checkExitCode = (r: CheckReport): number =>
 const problemLines = (r: CheckReport): string =>
   (r.problems ?? []).map((p) => `${typeof p === 'string' ? p : p.message}\n`).join('')
 
-const checkAndReport = (ctx: CliContext, image: Image, output: Output, repair: Repair | undefined): TE.TaskEither<CliFailure, number> => {
+/** Checks (and with `repair`, repairs then re-checks) an open image, printing as qemu-img check does; resolves to its exit code. */
+export const checkAndReport = (ctx: CliContext, image: Image, output: Output, repair: Repair | undefined): TE.TaskEither<CliFailure, number> => {
   const qcow = image.qcow
   if (qcow === undefined) return TE.left(failure('this image format does not support checks', image.path, EXIT_NO_CHECK))
   return pipe(
@@ -81,15 +95,13 @@ const checkAndReport = (ctx: CliContext, image: Image, output: Output, repair: R
       if (repair === undefined) return TE.right({ report: before, fixed: { leaks: 0, corruptions: 0 } })
       return pipe(
         repairImage(image.path, qcow, repair),
-        TE.chain(() => checkImage(image.path, qcow)),
-        TE.map((after) => {
-          const fixed = { leaks: Math.max(0, before.leaks - after.leaks), corruptions: Math.max(0, before.corruptions - after.corruptions) }
-          if (output === 'human' && (fixed.leaks > 0 || fixed.corruptions > 0)) {
-            ctx.console.out(
-              `The following inconsistencies were found and repaired:\n\n    ${fixed.leaks} leaked clusters\n` +
-                `    ${fixed.corruptions} corruptions\n\nDouble checking the fixed image now...\n`,
-            )
+        TE.chain((reported) => pipe(checkImage(image.path, qcow), TE.map((after) => ({ reported, after })))),
+        TE.map(({ reported, after }) => {
+          const fixed = {
+            leaks: reported.leaksFixed ?? Math.max(0, before.leaks - after.leaks),
+            corruptions: reported.corruptionsFixed ?? Math.max(0, before.corruptions - after.corruptions),
           }
+          if (output === 'human') ctx.console.out(renderRepairHuman(fixed))
           return { report: after, fixed }
         }),
       )

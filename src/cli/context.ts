@@ -43,7 +43,7 @@ export const orFail = <A>(decoded: E.Either<string, A>): E.Either<CliFailure, A>
   E.isLeft(decoded) ? E.left(failure(decoded.left)) : decoded
 
 /** Collects a repeatable option's values (`-o a=1 -o b=2`, `-c CMD -c CMD`). */
-export const collect = (value: string, previous: ReadonlyArray<string>): ReadonlyArray<string> => [...previous, value]
+export const collect = (value: string, previous: ReadonlyArray<string> | undefined): ReadonlyArray<string> => [...(previous ?? []), value]
 
 /** The context with standard output silenced, for `-q` (errors still reach stderr). */
 export const quietWhen = (ctx: CliContext, quiet: boolean | undefined): CliContext =>

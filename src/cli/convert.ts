@@ -70,7 +70,7 @@ export const copyImage = (src: Image, dst: Image, granule: number, progress: Pro
 interface ConvertFlags {
   readonly format?: string
   readonly outputFormat: string
-  readonly options: ReadonlyArray<string>
+  readonly options?: ReadonlyArray<string>
   readonly progress?: boolean
 }
 
@@ -79,7 +79,7 @@ const run = (ctx: CliContext, source: string, target: string, flags: ConvertFlag
     E.Do,
     E.bind('inFormat', () => orFail(decodeOptionalFormat(flags.format))),
     E.bind('outFormat', () => orFail(decodeFormat(flags.outputFormat))),
-    E.bind('options', ({ outFormat }) => orFail(decodeImageOptions(outFormat, flags.options))),
+    E.bind('options', ({ outFormat }) => orFail(decodeImageOptions(outFormat, flags.options ?? []))),
     E.filterOrElse(
       ({ options }) => options.size === undefined,
       () => failure('convert takes the size from the source image; -o size is not accepted'),
@@ -121,7 +121,7 @@ export const convertCommand = (ctx: CliContext): Command =>
     .argument('<target>', 'image to create (an existing file is overwritten)')
     .option('-f, --format <fmt>', 'source format; probed when absent')
     .option('-O, --output-format <fmt>', 'target format: raw or qcow2', 'raw')
-    .option('-o, --options <key=value,...>', 'target options, as for create', collect, [])
+    .option('-o, --options <key=value,...>', 'target options, as for create', collect)
     .option('-p, --progress', 'show a progress bar when standard output is a terminal')
     .action(async (source: string, target: string, flags: ConvertFlags) =>
       ctx.finish(await run(ctx, source, target, flags)()),

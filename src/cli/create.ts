@@ -12,7 +12,7 @@ import { parseSize, roundUpToSector } from './size.js'
 
 interface CreateFlags {
   readonly format: string
-  readonly options: ReadonlyArray<string>
+  readonly options?: ReadonlyArray<string>
   readonly quiet?: boolean
 }
 
@@ -35,7 +35,7 @@ const run = (ctx: CliContext, file: string, sizeText: string | undefined, flags:
   pipe(
     E.Do,
     E.bind('format', () => orFail(decodeFormat(flags.format))),
-    E.bind('options', ({ format }) => orFail(decodeImageOptions(format, flags.options))),
+    E.bind('options', ({ format }) => orFail(decodeImageOptions(format, flags.options ?? []))),
     E.bind('size', ({ options }) => sizeFrom(sizeText, options)),
     TE.fromEither,
     TE.chain(({ format, options, size }) => {
@@ -55,7 +55,7 @@ export const createCommand = (ctx: CliContext): Command =>
     .argument('<file>', 'image file to create (an existing file is overwritten)')
     .argument('[size]', 'virtual size: bytes or a k, M, G, T, P, E suffix; rounded up to 512 bytes')
     .option('-f, --format <fmt>', 'raw or qcow2', 'raw')
-    .option('-o, --options <key=value,...>', 'qcow2: cluster_size, compat, refcount_bits, lazy_refcounts; both: size', collect, [])
+    .option('-o, --options <key=value,...>', 'qcow2: cluster_size, compat, refcount_bits, lazy_refcounts; both: size', collect)
     .option('-q, --quiet', 'print nothing on success')
     .action(async (file: string, size: string | undefined, flags: CreateFlags) =>
       ctx.finish(await run(ctx, file, size, flags)()),

@@ -1,6 +1,5 @@
 // `qcow info`: an image's format, sizes and qcow2 header facts, as `qemu-img info` prints them.
 import { stat } from 'node:fs/promises'
-import path from 'node:path'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
@@ -51,12 +50,16 @@ const qcow2Specific = (h: QcowHeader): Qcow2SpecificJson =>
         'extended-l2': (h.incompatibleFeatures & EXTENDED_L2_BIT) !== 0n,
       }
 
+/** qemu's path_combine: a relative backing name is taken from the image's directory, without normalising. */
+const combinePaths = (imagePath: string, backing: string): string =>
+  backing.startsWith('/') || !imagePath.includes('/') ? backing : `${imagePath.slice(0, imagePath.lastIndexOf('/') + 1)}${backing}`
+
 const backingFields = (image: Image, h: QcowHeader) =>
   h.backingFile === undefined
     ? {}
     : {
         'backing-filename': h.backingFile,
-        'full-backing-filename': path.isAbsolute(h.backingFile) ? h.backingFile : path.join(path.dirname(image.path), h.backingFile),
+        'full-backing-filename': combinePaths(image.path, h.backingFile),
         ...(h.backingFormat === undefined ? {} : { 'backing-filename-format': h.backingFormat }),
       }
 
@@ -103,6 +106,10 @@ const specificLines = (data: Qcow2SpecificJson): string[] => [
   ...Object.entries(data).map(([key, value]) => `    ${key.replace(/-/g, ' ')}: ${String(value)}`),
 ]
 
+/** `backing file: NAME`, with ` (actual path: PATH)` when the name is relative to another directory. */
+const backingLine = (name: string, full: string | undefined): string =>
+  full === undefined || full === name ? `backing file: ${name}` : `backing file: ${name} (actual path: ${full})`
+
 /** The human form, as `qemu-img info` prints it. */
 export const renderInfoHuman = (info: InfoJson): string =>
   [
@@ -111,7 +118,7 @@ export const renderInfoHuman = (info: InfoJson): string =>
     `virtual size: ${sizeToString(info['virtual-size'])} (${info['virtual-size']} bytes)`,
     `disk size: ${sizeToString(info['actual-size'])}`,
     ...(info['cluster-size'] === undefined ? [] : [`cluster_size: ${info['cluster-size']}`]),
-    ...(info['backing-filename'] === undefined ? [] : [`backing file: ${info['backing-filename']}`]),
+    ...(info['backing-filename'] === undefined ? [] : [backingLine(info['backing-filename'], info['full-backing-filename'])]),
     ...(info['backing-filename-format'] === undefined ? [] : [`backing file format: ${info['backing-filename-format']}`]),
     ...(info['format-specific'] === undefined ? [] : specificLines(info['format-specific'].data)),
   ]

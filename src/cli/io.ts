@@ -111,7 +111,7 @@ export const runIoCommands = (ctx: CliContext, image: Image, commands: ReadonlyA
   }
 
 interface IoFlags {
-  readonly cmd: ReadonlyArray<string>
+  readonly cmd?: ReadonlyArray<string>
   readonly readOnly?: boolean
   readonly format?: string
 }
@@ -120,7 +120,11 @@ const run = (ctx: CliContext, file: string, flags: IoFlags): TE.TaskEither<CliFa
   pipe(
     E.Do,
     E.bind('format', () => orFail(decodeOptionalFormat(flags.format))),
-    E.bind('commands', () => E.traverseArray((text: string) => orFail(parseIoCommand(text)))(flags.cmd)),
+    E.bind('commands', () => E.traverseArray((text: string) => orFail(parseIoCommand(text)))(flags.cmd ?? [])),
+    E.filterOrElse(
+      ({ commands }) => commands.length > 0,
+      () => failure('no command given: pass one or more -c CMD (there is no interactive mode)'),
+    ),
     TE.fromEither,
     TE.chain(({ format, commands }) =>
       pipe(
@@ -135,7 +139,7 @@ export const ioCommand = (ctx: CliContext): Command =>
   new Command('io')
     .description('run qemu-io style commands on an image: read, write, discard, flush')
     .argument('<file>', 'image file')
-    .option('-c, --cmd <command>', 'command to run (repeatable, run in order): "read [-P pattern] OFF LEN", "write [-P pattern | -z [-u]] OFF LEN", "discard OFF LEN", "flush"', collect, [])
+    .option('-c, --cmd <command>', 'command to run (repeatable, run in order): "read [-P pattern] OFF LEN", "write [-P pattern | -z [-u]] OFF LEN", "discard OFF LEN", "flush"', collect)
     .option('-r, --read-only', 'open the image read-only')
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .action(async (file: string, flags: IoFlags) => ctx.finish(await run(ctx, file, flags)()))

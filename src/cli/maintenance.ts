@@ -74,15 +74,21 @@ export const checkImage = (path: string, qcow: QcowDevice): TE.TaskEither<CliFai
     : pipe(d.check(), TE.mapLeft(fromQcowError(path)), TE.chain(decodeWith(CheckReportCodec, path, 'check report')))
 }
 
-/** Runs `repair({ leaks, all })`. */
-export const repairImage = (path: string, qcow: QcowDevice, mode: 'leaks' | 'all'): TE.TaskEither<CliFailure, void> => {
+/** What `repair` reports, when it reports counts (fields absent otherwise). */
+const RepairResultCodec = t.partial({ leaksFixed: t.number, corruptionsFixed: t.number })
+/** The counts a repair reported fixing, where it reported them. */
+export type RepairResult = t.TypeOf<typeof RepairResultCodec>
+
+/** Runs `repair({ leaks, all })` and returns the counts it reports fixing, if any. */
+export const repairImage = (path: string, qcow: QcowDevice, mode: 'leaks' | 'all'): TE.TaskEither<CliFailure, RepairResult> => {
   const d = api(qcow)
   return typeof d.repair !== 'function'
     ? TE.left(notSupportedYet(path, 'repair'))
     : pipe(
         d.repair({ leaks: true, all: mode === 'all' }),
         TE.mapLeft(fromQcowError(path)),
-        TE.map(() => undefined),
+        TE.map((result) => (typeof result === 'object' && result !== null ? result : {})),
+        TE.chain(decodeWith(RepairResultCodec, path, 'repair result')),
       )
 }
 
@@ -127,7 +133,7 @@ export const allocatedRuns = (
   }
 }
 
-/** Resizes a qcow2 image to `bytes`; shrinking needs `allowShrink`. */
+/** Resizes a qcow2 image to `bytes` (issue 4: the engine's resize takes bytes); shrinking needs `allowShrink`. The header is read back to confirm the new size. */
 export const resizeQcow = (
   path: string,
   qcow: QcowDevice,
@@ -139,7 +145,12 @@ export const resizeQcow = (
     ? TE.left(notSupportedYet(path, 'resize'))
     : pipe(
         d.resize(bytes, { allowShrink }),
+        TE.chain(() => qcow.header()),
         TE.mapLeft(fromQcowError(path)),
+        TE.filterOrElse(
+          (h) => h.size === bytes,
+          (h) => failure(`the engine resized the image to ${h.size} bytes instead of ${bytes}`, path),
+        ),
         TE.map(() => undefined),
       )
 }

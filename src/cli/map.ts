@@ -22,7 +22,7 @@ export const renderMapJson = (extents: ReadonlyArray<Extent>): string => `[${ext
 const hexColumn = (n: number): string => (n === 0 ? '0' : `0x${n.toString(16)}`).padEnd(16)
 
 /** The human table: the extents holding data, with where they are stored. */
-export const renderMapHuman = (image: Image, extents: ReadonlyArray<Extent>): E.Either<CliFailure, string> => {
+export const renderMapHuman = (image: Pick<Image, 'path'>, extents: ReadonlyArray<Extent>): E.Either<CliFailure, string> => {
   const rows: string[] = [`${'Offset'.padEnd(16)}${'Length'.padEnd(16)}${'Mapped to'.padEnd(16)}File\n`]
   for (const e of extents) {
     if (!e.data || e.zero) continue

@@ -124,10 +124,96 @@ export interface BackingLayerInfo {
   readonly device: BlockDevice<QcowError>
 }
 
+/** One extent of `device.map()`, in bytes, with the flags `qemu-img map --output=json` prints. */
+export interface MapExtent {
+  readonly start: number
+  readonly length: number
+  /** Allocated in this image: a data, compressed or ZERO cluster (qemu-img's `present` at depth 0). */
+  readonly present: boolean
+  /** Reads as zeroes. */
+  readonly zero: boolean
+  /** Holds data: a normal or compressed cluster. */
+  readonly data: boolean
+  /** Host offset of the bytes, for normal and preallocated zero clusters. */
+  readonly offset?: number
+}
+
+/** What `device.check()` reports; the counts equal `qemu-img check --output=json` on the same image. */
+export interface CheckReport {
+  readonly corruptions: number
+  readonly leaks: number
+  /** Parts that could not be checked (unreadable refcount blocks). */
+  readonly checkErrors: number
+  readonly fragmentedClusters: number
+  readonly compressedClusters: number
+  /** Guest clusters allocated in the active L1 table (data, compressed, preallocated zero). */
+  readonly allocatedClusters: number
+  /** Guest clusters of the virtual disk. */
+  readonly totalClusters: number
+  /** One past the last host byte in use (refcount or reference), in whole clusters. */
+  readonly imageEndOffset: number
+  /** One line per problem, worded like QEMU's. */
+  readonly problems: ReadonlyArray<string>
+}
+
+/** What `device.repair()` did: the check report after the repair and what was fixed. */
+export interface RepairReport extends CheckReport {
+  readonly leaksFixed: number
+  readonly corruptionsFixed: number
+}
+
+/** Options of `device.resize`. */
+export interface ResizeOptions {
+  /** Allow shrinking below allocated clusters (they are freed). */
+  readonly allowShrink?: boolean
+}
+
+/** Options of `device.writeZeroes`. */
+export interface WriteZeroesOptions {
+  /** Release the host clusters of zeroed whole clusters. */
+  readonly unmap?: boolean
+}
+
+/** Options of `device.repair`, like `qemu-img check -r leaks|all`. */
+export interface RepairOptions {
+  /** Reclaim leaked clusters. */
+  readonly leaks?: boolean
+  /** Also fix refcounts that are too low and COPIED flags (rebuilding the refcount structure when needed). */
+  readonly all?: boolean
+}
+
 /** A qcow2 virtual disk: a BlockDevice (512-byte sectors) over a base device. */
 export interface QcowDevice extends BlockDevice<QcowError> {
   /** The image's current header. */
   header(): TaskEither<QcowError, QcowHeader>
+  /**
+   * The BlockDevice capability: changes the virtual size to `sizeSectors` 512-byte sectors, freeing
+   * clusters past a smaller end. Generic consumers (a qcow image stacked on this device, the
+   * conformance laws) call this form.
+   */
+  resize(sizeSectors: number): TaskEither<QcowError, void>
+  /**
+   * The qcow2 maintenance resize (qemu-img resize): `newSizeBytes` in bytes, a multiple of 512.
+   * Shrinking below allocated clusters is refused unless `allowShrink`. The options object selects
+   * this form; without it the size is in sectors (see above).
+   */
+  resize(newSizeBytes: number, options: ResizeOptions): TaskEither<QcowError, void>
+  /** The first sector at or after `fromSector` allocated in this image, or the size in sectors when none. */
+  seekMapped(fromSector: number): TaskEither<QcowError, number>
+  /** The first sector at or after `fromSector` not allocated in this image, or the size in sectors when none. */
+  seekUnmapped(fromSector: number): TaskEither<QcowError, number>
+  /** The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like qemu-img map. */
+  map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
+  /** Deallocates whole clusters of the range and zeroes partial ones: the range reads as zeroes afterwards. */
+  discard(sector: number, sectors: number): TaskEither<QcowError, void>
+  /** Makes the range read as zeroes: ZERO clusters (version 3) for whole clusters, zero data elsewhere. */
+  writeZeroes(sector: number, sectors: number, options?: WriteZeroesOptions): TaskEither<QcowError, void>
+  /** Rewrites the refcount structure from every reference in the image. */
+  rebuildRefcountTable(): TaskEither<QcowError, void>
+  /** Checks the image like `qemu-img check`; never modifies it (a writable image is flushed first). */
+  check(): TaskEither<QcowError, CheckReport>
+  /** Repairs like `qemu-img check -r leaks|all`. */
+  repair(options?: RepairOptions): TaskEither<QcowError, RepairReport>
   /** The backing layers below this image, nearest first (empty without a backing device). */
   backingChain(): TaskEither<QcowError, ReadonlyArray<BackingLayerInfo>>
   /**
@@ -158,5 +244,7 @@ export interface QcowModule<D extends BlockDevice<QcowError>> {
   readonly Debug: {
     /** Makes the allocator continue at host cluster `hostCluster`. */
     setNextCluster(device: QcowDevice, hostCluster: number): TaskEither<QcowError, void>
+    /** Fails with `Corrupt` naming them when two metadata structures or data clusters share a host cluster. */
+    checkNoOverlaps(device: QcowDevice): TaskEither<QcowError, void>
   }
 }

@@ -4,7 +4,7 @@ import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice, BlockInfo } from '../block/device.js'
 import { disconnected, readOnlyError } from '../block/errors.js'
 import { checkRequest } from '../block/validate.js'
-import type { BackingLayerInfo, QcowDevice, QcowHeader, RebaseOptions } from './api.js'
+import type { BackingLayerInfo, QcowDevice, QcowHeader, RebaseOptions, CheckReport, MapExtent, RepairReport } from './api.js'
 import { commitImage } from './backing/commit.js'
 import { backingOf, listChain } from './backing/layer.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
@@ -14,6 +14,7 @@ import { fail, guard } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
 import { writeGuest } from './io/write.js'
+import * as ops from './maintenance/operations.js'
 
 /** Sector size of every qcow device. */
 export const QCOW_SECTOR_SIZE = 512
@@ -119,5 +120,41 @@ export class QcowDeviceImpl implements QcowDevice {
       this.live()
       return publicHeader(this.image)
     })
+  }
+
+  resize(size: number, options?: unknown): TaskEither<QcowError, void> {
+    return guard('resize', () => ops.resize(this.image, size, options))
+  }
+
+  seekMapped(fromSector: number): TaskEither<QcowError, number> {
+    return guard('seekMapped', () => ops.seek(this.image, fromSector, true))
+  }
+
+  seekUnmapped(fromSector: number): TaskEither<QcowError, number> {
+    return guard('seekUnmapped', () => ops.seek(this.image, fromSector, false))
+  }
+
+  map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>> {
+    return guard('map', () => ops.map(this.image, fromSector, sectors))
+  }
+
+  discard(sector: number, sectors: number): TaskEither<QcowError, void> {
+    return guard('discard', () => ops.zero(this.image, sector, sectors, 'discard'))
+  }
+
+  writeZeroes(sector: number, sectors: number, options?: unknown): TaskEither<QcowError, void> {
+    return guard('writeZeroes', async () => ops.zero(this.image, sector, sectors, ops.writeZeroesMode(options)))
+  }
+
+  rebuildRefcountTable(): TaskEither<QcowError, void> {
+    return guard('rebuildRefcountTable', () => ops.rebuild(this.image))
+  }
+
+  check(): TaskEither<QcowError, CheckReport> {
+    return guard('check', () => ops.check(this.image))
+  }
+
+  repair(options?: unknown): TaskEither<QcowError, RepairReport> {
+    return guard('repair', () => ops.repair(this.image, options))
   }
 }

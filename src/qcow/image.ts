@@ -10,6 +10,7 @@ import { BaseIo } from './io/base-io.js'
 import { fail } from './io/fault.js'
 import { Mutex, RangeLock, ReadTracker } from './io/locks.js'
 import { zeroLayer, type LowerLayer } from './io/unallocated.js'
+import { checkAllocation } from './maintenance/overlaps.js'
 import { L1Table } from './map/l1-table.js'
 import { Refcounts } from './refcount/refcounts.js'
 
@@ -39,7 +40,8 @@ export class Image {
   header: ParsedHeader
   readonly g: Geometry
   readonly io: BaseIo
-  readonly l1: L1Table
+  /** The active L1 table (replaced when resize moves it). */
+  l1: L1Table
   readonly l2Cache: TableCache
   readonly refcounts: Refcounts
   readonly compressed: CompressedLayout
@@ -146,6 +148,7 @@ export class Image {
     return this.withRefcounts(async () => {
       const zeroFrom = this.zeroFrom
       const first = await this.refcounts.allocate(count)
+      await checkAllocation(this, first, count)
       return { first, zero: first * this.g.clusterSize >= zeroFrom }
     })
   }

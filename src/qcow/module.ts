@@ -10,6 +10,7 @@ import { invalidImage, type QcowError } from './errors.js'
 import { QcowDeviceImpl } from './device.js'
 import { fail, guard } from './io/fault.js'
 import { decodeConnectOptions } from './options.js'
+import { checkNoOverlaps } from './maintenance/operations.js'
 import { openImage } from './open.js'
 
 /**
@@ -37,6 +38,11 @@ export const makeQcow = <C, D extends BlockDevice<QcowError>>(Block: BlockModule
         if (!Number.isSafeInteger(hostCluster) || hostCluster < 0) return fail(invalidImage(`host cluster ${hostCluster} is not a non-negative integer`))
         const img = device.image
         await img.allocLock.run(async () => img.refcounts.setNextFree(hostCluster))
+      }),
+    checkNoOverlaps: (device: QcowDevice): TaskEither<QcowError, void> =>
+      guard('checkNoOverlaps', async () => {
+        if (!(device instanceof QcowDeviceImpl)) return fail(invalidImage('checkNoOverlaps needs a device made by makeQcow'))
+        await checkNoOverlaps(device.image)
       }),
   },
 })

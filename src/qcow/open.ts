@@ -3,13 +3,13 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { BlockDevice } from '../block/device.js'
 import { unsupported } from '../block/errors.js'
 import { invalidImage, type QcowError } from './errors.js'
-import { INCOMPAT_DIRTY, MAX_L1_BYTES, MAX_REFTABLE_BYTES, MAX_SNAPSHOTS } from './format/constants.js'
+import { INCOMPAT_DIRTY, MAX_L1_BYTES, MAX_REFTABLE_BYTES } from './format/constants.js'
 import { geometry, l1EntriesFor } from './format/geometry.js'
 import { parseHeader, probeClusterBits, withIncompatibleBit, type ParsedHeader } from './format/header.js'
-import { decodeSnapshots, snapshotTableReadBytes, type SnapshotTable } from './format/snapshots.js'
 import { Image } from './image.js'
 import { BASE_SECTOR, BaseIo } from './io/base-io.js'
 import { fail, must } from './io/fault.js'
+import { check, checkTable, readBytes, readSnapshots } from './io/metadata-read.js'
 import { L1Table } from './map/l1-table.js'
 import type { DecodedConnectOptions } from './options.js'
 import { rebuildRefcountTable } from './refcount/rebuild.js'
@@ -18,38 +18,6 @@ import { rebuildRefcountTable } from './refcount/rebuild.js'
 const DEFAULT_L2_CACHE_BYTES = 32 * 1024 * 1024
 /** Default refcount block cache bound. */
 const DEFAULT_REFCOUNT_CACHE_BYTES = 4 * 1024 * 1024
-
-const check = (ok: boolean, reason: string): void => {
-  if (!ok) fail(invalidImage(reason))
-}
-
-/** Validates a table's placement: cluster aligned, inside 2^53 and starting inside the device. */
-const checkTable = (what: string, offset: number, bytes: number, clusterSize: number, deviceBytes: number): void => {
-  check(offset % clusterSize === 0, `${what} offset ${offset} is not cluster aligned`)
-  check(offset + bytes <= Number.MAX_SAFE_INTEGER, `${what} ends past 2^53`)
-  if (bytes > 0) {
-    check(offset !== 0, `${what} at offset 0 overlaps the header`)
-    check(offset < deviceBytes, `${what} at offset ${offset} lies past the end of the ${deviceBytes}-byte device`)
-  }
-}
-
-/** Reads `length` bytes at `offset` (whole sectors are read; bytes past the device end read as zeroes). */
-export const readBytes = async (io: BaseIo, offset: number, length: number): Promise<Uint8Array> => {
-  const bytes = new Uint8Array(Math.ceil(length / BASE_SECTOR) * BASE_SECTOR)
-  await io.read(offset, bytes)
-  return length === bytes.byteLength ? bytes : bytes.subarray(0, length)
-}
-
-/** Reads and validates the snapshot table (only each snapshot's L1 location is kept). */
-export const readSnapshots = async (io: BaseIo, h: ParsedHeader): Promise<SnapshotTable> => {
-  check(h.nbSnapshots <= MAX_SNAPSHOTS, `${h.nbSnapshots} snapshots exceed QEMU's limit of ${MAX_SNAPSHOTS}`)
-  checkTable('snapshot table', h.snapshotsOffset, h.nbSnapshots > 0 ? 40 : 0, h.clusterSize, io.sizeBytes)
-  if (h.nbSnapshots === 0) return { snapshots: [], tableBytes: 0 }
-  const length = Math.min(snapshotTableReadBytes(h.nbSnapshots), io.sizeBytes - h.snapshotsOffset)
-  const bytes = await readBytes(io, h.snapshotsOffset, length)
-  const decoded = decodeSnapshots(bytes, h.nbSnapshots, h.clusterSize)
-  return E.isLeft(decoded) ? fail(decoded.left) : decoded.right
-}
 
 /** Reads and validates the header of the image on `io`. */
 export const readHeader = async (io: BaseIo): Promise<ParsedHeader> => {

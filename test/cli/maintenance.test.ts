@@ -87,7 +87,8 @@ describeWithQemu('check, map and resize against qemu-img', () => {
         await copyFile(ours, theirs)
         const o = await qcow(['check', '--output=json', '-r', mode, ours])
         const q = await qemuImg(['check', '--output=json', '-r', mode, theirs])
-        expect({ ...jsonOf(o), filename: theirs }).toEqual(jsonOf(q))
+        // qemu-img fails without JSON (exit 1) when -r leaks meets a refcount structure that needs a rebuild.
+        if (q.code !== 1) expect({ ...jsonOf(o), filename: theirs }).toEqual(jsonOf(q))
         expect(o.code).toBe(q.code)
         const after = await qemuImg(['check', '--output=json', ours])
         const afterQemu = await qemuImg(['check', '--output=json', theirs])

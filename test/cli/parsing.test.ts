@@ -139,6 +139,7 @@ describeWithQemu('bad option values on the command line, against qemu-img', () =
     [['check', '-r', 'some', 'x'], /-r must be leaks or all, got 'some'/],
     [['convert', '-O', 'qcow', 'a', 'b'], /unknown file format 'qcow'; accepted: raw, qcow2/],
     [['convert', '-O', 'raw', '-o', 'size=1M', 'a', 'b'], /convert takes the size from the source image; -o size is not accepted/],
+    [['io', 'x'], /no command given: pass one or more -c CMD/],
   ])('%j is refused with the accepted values', async (args, message) => {
     const o = await qcow(args)
     expect(o.code).toBe(1)

@@ -1,5 +1,5 @@
 // Differential tests of `qcow` against qemu-img/qemu-io on qcow2 images made by both tools.
-import { readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile, stat, truncate } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
 import { bothImg, jsonOf, omit, qcow, withoutTimings } from './harness.js'
@@ -44,6 +44,41 @@ describeWithQemu('qcow on qcow2 images, against qemu-img and qemu-io', () => {
       const checked = await qemuImg(['check', ours])
       expect(checked.code, checked.stdout + checked.stderr).toBe(0)
     })
+  })
+
+  it('info on images with a backing file (relative, in a subdirectory, absolute) equals qemu-img info', async () => {
+    const base = tmp.file('bk-base.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', base, '64M'])
+    await mkdir(tmp.file('bk-sub'), { recursive: true })
+    const tops = [
+      { top: tmp.file('bk-top.qcow2'), backing: 'bk-base.qcow2' },
+      { top: tmp.file('bk-sub/top.qcow2'), backing: '../bk-base.qcow2' },
+      { top: tmp.file('bk-abs.qcow2'), backing: base },
+    ]
+    for (const { top, backing } of tops) {
+      await qemuImg(['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', top])
+      const json = await bothImg(['info', '--output=json', top])
+      expect(jsonOf(json.ours)).toEqual(jsonOf(json.qemu))
+      const human = await bothImg(['info', top])
+      expect(human.ours.stdout).toBe(human.qemu.stdout)
+    }
+  })
+
+  it('an image the engine refuses (extended L2, truncated header) gives one qcow: line and exit 1 in every subcommand', async () => {
+    const ext = tmp.file('refused-ext.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'extended_l2=on', ext, '1M'])
+    const cut = tmp.file('refused-cut.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', cut, '1M'])
+    await truncate(cut, 100)
+    for (const f of [ext, cut]) {
+      for (const args of [['info', f], ['io', '-c', 'read 0 512', f], ['convert', '-O', 'raw', f, tmp.file('refused.raw')], ['check', f]]) {
+        const r = await qcow(args)
+        expect(r.code, args.join(' ')).toBe(1)
+        expect(r.stderr).toMatch(new RegExp(`^qcow: ${f}: [^\\n]+\\n$`))
+      }
+      const cmp = await qcow(['compare', f, f])
+      expect(cmp.code).toBe(2)
+    }
   })
 
   describe('io', () => {

@@ -119,6 +119,17 @@ describeWithQemu('qcow on raw images, against qemu-img and qemu-io', () => {
       expect(cmp.code).toBe(0)
     })
 
+    it('write -z and discard zero the data but leave holes unallocated', async () => {
+      const f = tmp.file('io-zero.raw')
+      await qemuImg(['create', '-q', '-f', 'raw', f, '64M'])
+      const before = (await stat(f)).blocks
+      const o = await qcow(['io', '-f', 'raw', '-c', 'write -P 3 1M 64k', '-c', 'write -z 0 32M', '-c', 'discard 32M 32M', f])
+      expect(o.code).toBe(0)
+      expect((await stat(f)).blocks).toBeLessThanOrEqual(before + 64 * 2)
+      const back = await qemuIoRaw(['-f', 'raw', '-r', '-c', 'read -P 0 0 64M', f])
+      expect(back.stdout).not.toMatch(/verification failed/)
+    })
+
     it('read -P with a wrong pattern: same message and exit code 1 as qemu-io', async () => {
       const f = tmp.file('io-pattern.raw')
       await qemuImg(['create', '-q', '-f', 'raw', f, '1M'])

@@ -2,10 +2,11 @@
 import { readFile } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
 import { expect, it } from 'vitest'
+import { deflateCodec } from '../../src/qcow/compression/deflate.js'
 import { codecFor } from '../../src/qcow/compression/index.js'
 import { expectBytes } from '../support/bytes.js'
-import { guestClusters, layoutHeader } from '../support/qcow-layout.js'
-import { convert, describeWithQemu, useTempDir, writeBytes } from '../support/qemu.js'
+import { guestClusters, layoutHeader, setCompressedEntry } from '../support/qcow-layout.js'
+import { convert, describeWithQemu, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
 
 /** Guest data mixing compressible text-like clusters, runs, random (incompressible) clusters and zero clusters. */
 const sourceImage = (clusterSize: number, clusters: number): Uint8Array => {
@@ -67,5 +68,39 @@ describeWithQemu('compressed clusters written by qemu-img convert -c', () => {
         expect(compressed).toBeGreaterThanOrEqual((clusters * 3) / 4 - 1)
       })
     }
+  }
+})
+
+describeWithQemu('QEMU reads clusters our deflate codec compressed', () => {
+  const tmp = useTempDir('qcow-ts-ourdeflate-')
+
+  for (const clusterSize of [512, 65536]) {
+    it(`${clusterSize}-byte clusters: qemu-img convert -O raw decodes our streams`, async () => {
+      const clusters = 16
+      const source = sourceImage(clusterSize, clusters)
+      const raw = tmp.file(`src-${clusterSize}.raw`)
+      const image = tmp.file(`ours-${clusterSize}.qcow2`)
+      await writeBytes(raw, source)
+      await convert(raw, image, { sourceFormat: 'raw', compress: true, target: { clusterSize, compressionType: 'zlib' } })
+      const original = new Uint8Array(await readFile(image))
+      // Re-point every compressed entry at our own stream, stored at unaligned offsets past the end.
+      const streams: { offset: number; bytes: Uint8Array }[] = []
+      const patched = original.slice()
+      let next = original.byteLength + 3
+      for (const entry of guestClusters(original)) {
+        if (entry.kind !== 'compressed') continue
+        const compressed = await deflateCodec.compress(source.subarray(entry.guestOffset, entry.guestOffset + clusterSize))()
+        if (E.isLeft(compressed)) throw new Error('compress failed')
+        setCompressedEntry(patched, entry.entryAt, next, compressed.right.byteLength)
+        streams.push({ offset: next, bytes: compressed.right })
+        next += compressed.right.byteLength + 5
+      }
+      expect(streams.length).toBeGreaterThan(clusters / 2)
+      const out = new Uint8Array(Math.ceil(next / 512) * 512)
+      out.set(patched)
+      for (const s of streams) out.set(s.bytes, s.offset)
+      await writeBytes(image, out)
+      expectBytes(await toRawBytes(image), source, 'QEMU decoding our deflate streams')
+    })
   }
 })

@@ -7,6 +7,7 @@ import { codecFor, type ClusterCodec } from '../../src/qcow/compression/index.js
 import { deflateCodec } from '../../src/qcow/compression/deflate.js'
 import { zstdCodec } from '../../src/qcow/compression/zstd.js'
 import { expectBytes } from '../support/bytes.js'
+import { zstdChecksum } from '../support/xxh64.js'
 import { locateFrame } from '../../src/qcow/compression/zstd-frame.js'
 
 const clusterSizes = fc.constantFrom(512, 1024, 4096, 16384, 65536)
@@ -143,7 +144,10 @@ const encodeFrame = (blocks: ReadonlyArray<Block>, o: FrameOptions): Uint8Array 
     if (b.type === 'raw') parts.push(blockHeader(last, 0, b.data.byteLength), b.data)
     else parts.push(blockHeader(last, 1, b.length), new Uint8Array([b.byte]))
   })
-  if (o.checksum) parts.push(new Uint8Array([1, 2, 3, 4]))
+  if (o.checksum) {
+    const content = concat(...blocks.map((b) => (b.type === 'raw' ? b.data : new Uint8Array(b.length).fill(b.byte))))
+    parts.push(zstdChecksum(content))
+  }
   return concat(...parts)
 }
 
@@ -171,7 +175,7 @@ describe('zstd codec', () => {
         encodeFrame(toBlocks(piece, cuts), {
           ...(options.withSize || options.singleSegment ? { contentSize: piece.byteLength } : {}),
           singleSegment: options.singleSegment,
-          // A block may not exceed the window, so the window covers the cluster (larger ones get capped).
+          // A block may not exceed the window, so the window covers the cluster.
           windowDescriptor: Math.max(options.windowExponent, Math.log2(size) - 10) << 3,
           checksum: options.checksum,
         }),
@@ -203,11 +207,23 @@ describe('zstd codec', () => {
     expectCorrupt(await decompress(zstdCodec, bomb, 65536))
   })
 
-  it('caps a huge declared window instead of allocating it', async () => {
+  it('decodes a frame declaring a large window without allocating it, and refuses an impossible one', async () => {
     const data = new Uint8Array(512).map((_, i) => i & 255)
-    // Window exponent 30 declares 1 TiB; the decoder must still run in about a cluster of memory.
-    const frame = encodeFrame([{ type: 'raw', data }], { singleSegment: false, windowDescriptor: 30 << 3, checksum: false })
-    expect(await decompress(zstdCodec, frame, 512)).toEqual(E.right(data))
+    // Exponent 16 declares a 64 MiB window: one-pass decoding into the cluster needs none of it.
+    const large = encodeFrame([{ type: 'raw', data }], { singleSegment: false, windowDescriptor: 16 << 3, checksum: false })
+    expectCluster(await decompress(zstdCodec, large, 512), data)
+    // Exponent 30 declares 1 TiB, beyond what any zstd decoder accepts (QEMU's refuses it too).
+    const impossible = encodeFrame([{ type: 'raw', data }], { singleSegment: false, windowDescriptor: 30 << 3, checksum: false })
+    expectCorrupt(await decompress(zstdCodec, impossible, 512))
+  })
+
+  it('checks content checksums, as libzstd in QEMU does', async () => {
+    const data = new Uint8Array(4096).map((_, i) => (i * 13) & 255)
+    const frame = encodeFrame([{ type: 'raw', data }], { contentSize: 4096, singleSegment: true, windowDescriptor: 0, checksum: true })
+    expectCluster(await decompress(zstdCodec, frame, 4096), data)
+    const wrong = frame.slice()
+    wrong[wrong.length - 1] = wrong[wrong.length - 1]! ^ 1
+    expectCorrupt(await decompress(zstdCodec, wrong, 4096))
   })
 
   it('refuses truncated frames and reserved block types', async () => {

@@ -93,7 +93,7 @@ describe('qcow engine against a byte-array model', () => {
     it(name, async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(opArb(c), { minLength: 1, maxLength: 40 }), (ops) => runSequence(c, ops)),
-        { numRuns: c.clusterSize >= 2 * 1024 * 1024 ? 6 : 20 },
+        { numRuns: Number(process.env.MODEL_RUNS ?? (c.clusterSize >= 2 * 1024 * 1024 ? 6 : 20)) },
       )
     })
   }

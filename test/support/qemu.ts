@@ -23,14 +23,19 @@ export interface ProcResult {
   readonly code: number
 }
 
-/** Runs `file` with `args` (no shell) and resolves with its output and exit code; never rejects. */
+/**
+ * Runs `file` with `args` (no shell, stdin closed so an interactive tool ends at once) and resolves
+ * with its output and exit code; never rejects.
+ */
 export const run = (file: string, args: ReadonlyArray<string>): Promise<ProcResult> =>
   new Promise((resolve) => {
-    execFile(file, [...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(file, [...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
       const startFailure = error !== null && typeof error.code !== 'number' ? `${error.message}\n` : ''
       resolve({ stdout, stderr: startFailure + stderr, code })
     })
+    child.stdin?.on('error', () => undefined)
+    child.stdin?.end()
   })
 
 /** Runs qemu-img with `args`. */
@@ -96,11 +101,12 @@ export type QemuInfo = t.TypeOf<typeof QemuInfoCodec>
 
 /**
  * `qemu-img check --output=json`: the counters QEMU omits when zero are optional (QEMU 7.2 also omits
- * `allocated-clusters` when no data cluster is allocated).
+ * `allocated-clusters` when no data cluster is allocated, and `total-clusters` for a 0-byte disk).
  */
 export const QemuCheckCodec = t.intersection([
-  t.type({ filename: t.string, format: t.string, 'check-errors': t.number, 'total-clusters': t.number }),
+  t.type({ filename: t.string, format: t.string, 'check-errors': t.number }),
   t.partial({
+    'total-clusters': t.number,
     'allocated-clusters': t.number,
     'image-end-offset': t.number,
     corruptions: t.number,
@@ -265,6 +271,8 @@ export interface ConvertOptions {
   readonly compress?: boolean
   /** qcow2 target options (cluster size, compression type...). */
   readonly target?: Omit<ImageOptions, 'size'>
+  /** Convert this internal snapshot (by name) instead of the current state. */
+  readonly snapshot?: string
 }
 
 /** `qemu-img convert`; rejects (failing the test) on a non-zero exit. */
@@ -279,6 +287,7 @@ export const convert = async (source: string, target: string, options: ConvertOp
       '-O',
       targetFormat,
       ...(options.compress === true ? ['-c'] : []),
+      ...(options.snapshot === undefined ? [] : ['-l', `snapshot.name=${options.snapshot}`]),
       ...dashO(options.target === undefined ? [] : qcow2OptionList(options.target)),
       source,
       target,
@@ -286,16 +295,21 @@ export const convert = async (source: string, target: string, options: ConvertOp
   )
 }
 
-/** The guest-visible bytes of an image: `qemu-img convert -O raw` read back. */
-export const toRawBytes = async (path: string, sourceFormat = 'qcow2'): Promise<Uint8Array> => {
+/** The guest-visible bytes of an image (or of one of its internal snapshots): `qemu-img convert -O raw` read back. */
+export const toRawBytes = async (path: string, sourceFormat = 'qcow2', snapshot?: string): Promise<Uint8Array> => {
   const dir = await makeTempDir('qcow-ts-raw-')
   try {
     const raw = dir.file('image.raw')
-    await convert(path, raw, { sourceFormat, targetFormat: 'raw' })
+    await convert(path, raw, { sourceFormat, targetFormat: 'raw', ...(snapshot === undefined ? {} : { snapshot }) })
     return new Uint8Array(await readFile(raw))
   } finally {
     await dir.remove()
   }
+}
+
+/** `qemu-img snapshot -c name`: creates an internal snapshot; rejects (failing the test) on failure. */
+export const createSnapshot = async (path: string, name: string): Promise<void> => {
+  await expectSuccess('qemu-img snapshot -c', qemuImg(['snapshot', '-c', name, path]))
 }
 
 /** The result of `qemu-img check`: exit code, and the decoded report when the check ran (exit 0, 2 or 3). */
@@ -407,6 +421,23 @@ export const fileFromDevice = async <Err>(device: BlockDevice<Err>, path: string
       await handle.write(view, 0, n, pos)
     }
     await handle.truncate(total)
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Writes a sparse file of `size` bytes at `path` holding `regions` (`[byte offset, bytes]`), zero
+ * elsewhere: for images and models too large to hold or dump whole.
+ */
+export const writeSparseFile = async (path: string, size: number, regions: Iterable<readonly [number, Uint8Array]>): Promise<void> => {
+  const handle = await open(path, 'w')
+  try {
+    await handle.truncate(size)
+    for (const [offset, bytes] of regions) {
+      const n = Math.min(bytes.byteLength, size - offset)
+      if (n > 0) await handle.write(bytes, 0, n, offset)
+    }
   } finally {
     await handle.close()
   }

@@ -1,50 +1,65 @@
-// The zstd codec (compression type 1): decodes QEMU's zstd frames into exactly one cluster.
+// The zstd codec (compression type 1): decodes QEMU's zstd frames into exactly one cluster with libzstd (WebAssembly).
 import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { Decompress } from 'fzstd'
+import { ZSTDDecoder } from 'zstddec'
 import { corrupt, unsupportedFeature, type QcowError } from '../errors.js'
 import type { ClusterCodec } from './index.js'
-import { locateFrame, windowDescriptorFor, type ZstdFrame } from './zstd-frame.js'
+import { locateFrame, type ZstdFrame } from './zstd-frame.js'
 
-/** Thrown inside the decoder's data callback to stop a frame that regenerates too much. */
-class Overflow {}
+let started: Promise<ZSTDDecoder> | undefined
+
+/** The shared decoder, instantiated once (a failed start is retried on the next call). */
+const zstdDecoder = (): TE.TaskEither<QcowError, ZSTDDecoder> =>
+  TE.tryCatch(
+    () => {
+      started ??= (async () => {
+        const decoder = new ZSTDDecoder()
+        await decoder.init()
+        return decoder
+      })().catch((cause: unknown) => {
+        started = undefined
+        throw cause
+      })
+      return started
+    },
+    (cause) => unsupportedFeature('zstd', `the zstd decoder failed to start (${String(cause)})`),
+  )
+
+/** Whether a frame claims to regenerate any byte (an empty result from such a frame is a decoding error). */
+const claimsData = (frame: ZstdFrame): boolean =>
+  frame.contentSize !== undefined ? frame.contentSize > 0 : frame.rawAndRleBytes > 0 || frame.compressedBlocks > 0
 
 /**
- * Decodes one frame into `output` from `at`, returning the bytes written. The frame's window is capped
- * at what the remaining output can need, so the decoder never allocates more than about a cluster.
+ * Decodes one frame into `output` from `at`, returning the bytes written. libzstd decodes in one pass
+ * into a buffer of the room left, so a frame regenerating more fails instead of allocating, and its
+ * run time is linear in the frame's size.
  */
-const decodeFrame = (input: Uint8Array, frame: ZstdFrame, output: Uint8Array, at: number): E.Either<string, number> => {
+const decodeFrame = (decoder: ZSTDDecoder, input: Uint8Array, frame: ZstdFrame, output: Uint8Array, at: number): E.Either<string, number> => {
   const room = output.byteLength - at
   if (frame.contentSize !== undefined && frame.contentSize > room) {
     return E.left(`zstd frame content size ${frame.contentSize} exceeds the ${room} bytes left in the cluster`)
   }
-  let bytes = input.subarray(frame.start, frame.end)
-  if (frame.windowDescriptorAt >= 0 && frame.windowSize > Math.max(room, 1024)) {
-    bytes = bytes.slice()
-    bytes[frame.windowDescriptorAt - frame.start] = windowDescriptorFor(room)
-  }
-  let written = 0
-  const decoder = new Decompress((chunk) => {
-    if (written + chunk.byteLength > room) throw new Overflow()
-    output.set(chunk, at + written)
-    written += chunk.byteLength
-  })
+  let decoded: Uint8Array
   try {
-    decoder.push(bytes, true)
+    decoded = decoder.decode(input.subarray(frame.start, frame.end), room)
   } catch (cause) {
-    return E.left(cause instanceof Overflow ? 'zstd frame regenerates more than one cluster' : `invalid zstd frame (${String(cause)})`)
+    return E.left(`invalid zstd frame (${String(cause)})`)
   }
-  if (frame.contentSize !== undefined && written !== frame.contentSize) {
-    return E.left(`zstd frame regenerated ${written} bytes, its header says ${frame.contentSize}`)
+  if (decoded.byteLength === 0 && claimsData(frame)) return E.left('invalid zstd frame, or one regenerating more than the cluster')
+  if (decoded.byteLength > room) return E.left('zstd frame regenerates more than the cluster')
+  if (frame.contentSize !== undefined && decoded.byteLength !== frame.contentSize) {
+    return E.left(`zstd frame regenerated ${decoded.byteLength} bytes, its header says ${frame.contentSize}`)
   }
-  return E.right(written)
+  output.set(decoded, at)
+  return E.right(decoded.byteLength)
 }
 
 /**
  * Decompresses frames from `input` until exactly `clusterSize` bytes are produced, as QEMU does
  * (several frames and skippable frames are allowed; bytes after the cluster is complete are ignored).
  */
-export const zstdDecompressCluster = (input: Uint8Array, clusterSize: number): E.Either<QcowError, Uint8Array> => {
+export const zstdDecompressCluster = (decoder: ZSTDDecoder, input: Uint8Array, clusterSize: number): E.Either<QcowError, Uint8Array> => {
   const output = new Uint8Array(clusterSize)
   let produced = 0
   let position = 0
@@ -54,7 +69,7 @@ export const zstdDecompressCluster = (input: Uint8Array, clusterSize: number): E
     const frame = located.right
     position = frame.end
     if (frame.kind === 'skippable') continue
-    const decoded = decodeFrame(input, frame, output, produced)
+    const decoded = decodeFrame(decoder, input, frame, output, produced)
     if (E.isLeft(decoded)) return E.left(corrupt(`compressed cluster: ${decoded.left}`))
     produced += decoded.right
   }
@@ -62,11 +77,15 @@ export const zstdDecompressCluster = (input: Uint8Array, clusterSize: number): E
 }
 
 /**
- * The zstd codec: compression type 1. Decompression only: no portable pure-JS zstd compressor is
- * used, so `compress` returns `UnsupportedFeature` and writers store such clusters uncompressed.
+ * The zstd codec: compression type 1. Decompression only: there is no portable zstd compressor here,
+ * so `compress` returns `UnsupportedFeature` and writers store such clusters uncompressed.
  */
 export const zstdCodec: ClusterCodec = {
   name: 'zstd',
-  decompress: (input, clusterSize) => TE.fromIOEither(() => zstdDecompressCluster(input, clusterSize)),
+  decompress: (input, clusterSize) =>
+    pipe(
+      zstdDecoder(),
+      TE.chainEitherK((decoder) => zstdDecompressCluster(decoder, input, clusterSize)),
+    ),
   compress: () => TE.left(unsupportedFeature('zstd compression', 'only zstd decompression is implemented')),
 }

@@ -77,5 +77,3 @@ export const HEADER = {
   compressionType: 104,
 } as const
 
-/** Largest safe byte offset this library addresses (2^53). */
-export const MAX_SAFE_OFFSET = Number.MAX_SAFE_INTEGER

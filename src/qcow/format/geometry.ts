@@ -41,8 +41,3 @@ export const geometry = (clusterBits: number, refcountOrder: number): Geometry =
 /** The number of L1 entries needed to map `sizeBytes` guest bytes. */
 export const l1EntriesFor = (g: Geometry, sizeBytes: number): number => Math.ceil(sizeBytes / g.l2Coverage)
 
-/** Rounds a byte count up to whole clusters, returning the cluster count. */
-export const clustersFor = (g: Geometry, bytes: number): number => Math.ceil(bytes / g.clusterSize)
-
-/** True when `offset` is a multiple of the cluster size. */
-export const isClusterAligned = (g: Geometry, offset: number): boolean => offset % g.clusterSize === 0

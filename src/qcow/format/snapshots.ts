@@ -12,7 +12,7 @@ export interface SnapshotRef {
 /** Size of the fixed part of a snapshot entry. */
 const ENTRY_HEADER = 40
 /** The largest one entry can be. */
-export const MAX_SNAPSHOT_ENTRY_BYTES = ENTRY_HEADER + MAX_SNAPSHOT_EXTRA_DATA + 2 * 65535 + 7
+const MAX_SNAPSHOT_ENTRY_BYTES = ENTRY_HEADER + MAX_SNAPSHOT_EXTRA_DATA + 2 * 65535 + 7
 
 /** Bytes to read to be sure to hold `count` entries, never more than QEMU's table limit. */
 export const snapshotTableReadBytes = (count: number): number => Math.min(MAX_SNAPSHOT_TABLE_BYTES, count * MAX_SNAPSHOT_ENTRY_BYTES)

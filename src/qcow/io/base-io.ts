@@ -3,6 +3,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { BlockDevice } from '../../block/device.js'
 import { noSpace, type QcowError } from '../errors.js'
 import { fail, must } from './fault.js'
+import { Mutex } from './locks.js'
 
 /** Sector size the engine requires of its base device. */
 export const BASE_SECTOR = 512
@@ -11,6 +12,9 @@ const GROWTH_STEP = 1024 * 1024
 
 /** The base device seen as bytes. Offsets and lengths passed in are multiples of 512. */
 export class BaseIo {
+  /** Growths run one at a time so concurrent writes never shrink the device back. */
+  private readonly growLock = new Mutex()
+
   constructor(
     readonly device: BlockDevice<QcowError>,
     /** Current size of the device in bytes. */
@@ -50,6 +54,11 @@ export class BaseIo {
    * fails with `NoSpace`. Returns the size before growth.
    */
   async ensureSize(bytes: number): Promise<number> {
+    if (bytes <= this.sizeBytes) return this.sizeBytes
+    return this.growLock.run(() => this.grow(bytes))
+  }
+
+  private async grow(bytes: number): Promise<number> {
     const before = this.sizeBytes
     if (bytes <= before) return before
     if (this.device.resize === undefined) {

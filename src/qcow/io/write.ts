@@ -3,6 +3,7 @@ import { sliceBuffers } from '../../block/buffers.js'
 import type { CachedTable } from '../cache/table-cache.js'
 import { COMPRESSED_HI, COPIED_HI, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset, offsetHi, offsetLo } from '../format/entries.js'
 import type { Image } from '../image.js'
+import { checkDataWrite } from '../maintenance/overlaps.js'
 import { l2EntryProblem } from '../map/l2-entry.js'
 import { l2ForWrite } from '../map/l2-tables.js'
 import { compressedClusters, readCompressedCluster } from './compressed.js'
@@ -143,6 +144,7 @@ const writeInTable = async (
       last.length += bytes
     } else segments.push({ host, length: bytes, buffers: parts })
   }
+  for (const s of segments) await checkDataWrite(img, s.host, s.length)
   await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
   let changed = false
   for (const c of plan) {

@@ -5,6 +5,8 @@ import type { BaseIo } from '../io/base-io.js'
 /** The active L1 table. */
 export class L1Table {
   readonly view: DataView
+  /** Bumped whenever an entry changes which L2 table it points at. */
+  version = 0
 
   constructor(
     readonly offset: number,
@@ -30,6 +32,7 @@ export class L1Table {
 
   /** Sets entry `index` to point at the L2 table at `offset`, with COPIED. */
   set(index: number, offset: number): void {
+    this.version++
     this.view.setUint32(index * 8, (COPIED_HI | offsetHi(offset)) >>> 0)
     this.view.setUint32(index * 8 + 4, offsetLo(offset))
   }

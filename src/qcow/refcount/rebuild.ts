@@ -5,28 +5,33 @@ import type { Image } from '../image.js'
 import { compressedClusters } from '../io/compressed.js'
 import { l1EntryTarget } from '../map/l1-table.js'
 import { l2EntryProblem } from '../map/l2-entry.js'
-import { readBytes, readSnapshots } from '../open.js'
+import { readBytes, readSnapshots } from '../io/metadata-read.js'
 
-/** Reference counts per host cluster, computed by walking the image. */
+/** Clusters per chunk of the sparse reference counts. */
+const CHUNK = 65536
+
+/** Reference counts per host cluster, computed by walking the image; memory grows with the clusters referenced. */
 class Counts {
-  counts: Uint32Array
-  constructor(clusters: number) {
-    this.counts = new Uint32Array(Math.max(1, clusters))
-  }
+  private readonly chunks = new Map<number, Uint32Array>()
+  /** One past the highest referenced cluster. */
+  end = 0
   /** Adds one reference to clusters `[first, first + count)`. */
   add(first: number, count: number): void {
-    const end = first + count
-    if (end > this.counts.length) {
-      const grown = new Uint32Array(Math.max(end, this.counts.length * 2))
-      grown.set(this.counts)
-      this.counts = grown
+    for (let c = first; c < first + count; c++) {
+      const key = Math.floor(c / CHUNK)
+      let chunk = this.chunks.get(key)
+      if (chunk === undefined) {
+        chunk = new Uint32Array(CHUNK)
+        this.chunks.set(key, chunk)
+      }
+      chunk[c - key * CHUNK]++
     }
-    for (let c = first; c < end; c++) this.counts[c]++
+    this.end = Math.max(this.end, first + count)
   }
-  /** One past the highest referenced cluster. */
-  end(): number {
-    for (let c = this.counts.length - 1; c >= 0; c--) if (this.counts[c] !== 0) return c + 1
-    return 0
+  /** The references counted for `cluster`. */
+  get(cluster: number): number {
+    const key = Math.floor(cluster / CHUNK)
+    return this.chunks.get(key)?.[cluster - key * CHUNK] ?? 0
   }
 }
 
@@ -75,7 +80,7 @@ export const rebuildRefcountTable = async (img: Image): Promise<void> =>
     const g = img.g
     const cs = g.clusterSize
     const h = img.header
-    const counts = new Counts(Math.ceil(img.io.sizeBytes / cs))
+    const counts = new Counts()
     counts.add(0, 1)
     if (h.l1Size > 0) counts.add(...clustersOf(h.l1TableOffset, h.l1Size * 8, cs))
     await countL1(img, counts, img.l1.bytes)
@@ -87,7 +92,7 @@ export const rebuildRefcountTable = async (img: Image): Promise<void> =>
       await countL1(img, counts, await readBytes(img.io, s.l1TableOffset, s.l1Size * 8))
     }
     // The new structures go past everything referenced and past the old refcount structures.
-    let start = Math.max(counts.end(), img.refcounts.tableOffset / cs + img.refcounts.tableClusters)
+    let start = Math.max(counts.end, img.refcounts.tableOffset / cs + img.refcounts.tableClusters)
     for (let b = 0; b < img.refcounts.tableEntries; b++) {
       const offset = await img.refcounts.blockOffset(b)
       if (offset !== 0) start = Math.max(start, offset / cs + 1)
@@ -110,9 +115,9 @@ export const rebuildRefcountTable = async (img: Image): Promise<void> =>
       const block = new Uint8Array(cs)
       const view = new DataView(block.buffer)
       const first = b * g.refcountsPerBlock
-      const limit = Math.min(counts.counts.length, first + g.refcountsPerBlock)
+      const limit = Math.min(counts.end, first + g.refcountsPerBlock)
       for (let c = first; c < limit; c++) {
-        const value = counts.counts[c]
+        const value = counts.get(c)
         if (value === 0) continue
         if (value > g.maxRefcount) return img.corrupt(`cluster ${c} has ${value} references, more than ${g.refcountBits}-bit refcounts hold`)
         setRefcount(block, view, g.refcountOrder, c - first, value)

@@ -21,6 +21,8 @@ export interface RefcountHooks {
 export class Refcounts {
   /** Next cluster index the allocator tries first. */
   nextFree = 0
+  /** Bumped whenever the refcount table or the set of refcount blocks changes. */
+  version = 0
   private table: Uint8Array
   private tableView: DataView
   private readonly reserved: Array<[number, number]> = []
@@ -122,6 +124,7 @@ export class Refcounts {
     this.tableView = new DataView(table.buffer, table.byteOffset, table.byteLength)
     this.tableOffset = offset
     this.tableClusters = clusters
+    this.version++
     this.cache.clear()
     this.nextFree = 0
   }
@@ -203,6 +206,7 @@ export class Refcounts {
     await this.writeDirtyBlocks()
     await this.io.flush()
     this.setTableEntry(index, cluster * this.g.clusterSize)
+    this.version++
     await this.writeTableEntry(index)
     return block
   }
@@ -275,6 +279,7 @@ export class Refcounts {
       this.tableView = tableView
       this.tableOffset = tableOffset
       this.tableClusters = tableClusters
+      this.version++
       if (this.nextFree < end && this.nextFree >= start) this.nextFree = end
       await this.update(oldFirst, oldClusters, -1)
     } finally {

@@ -1,0 +1,233 @@
+// Counting every reference to each host cluster the way QEMU's check does (header, L1/L2 tables, data, snapshots, refcount structures).
+import { unsupported } from '../../block/errors.js'
+import { COMPRESSED_HI, COPIED_HI, L1_RESERVED_HI, L1_RESERVED_LO, L2_RESERVED_HI, L2_RESERVED_LO, ZERO_LO, entryOffset, l2Kind } from '../format/entries.js'
+import type { Image } from '../image.js'
+import { compressedClusters } from '../io/compressed.js'
+import { fail } from '../io/fault.js'
+import { readBytes, readSnapshots } from '../io/metadata-read.js'
+
+/** Largest number of host clusters a check tracks densely (QEMU refuses images of more than 2^31 clusters). */
+const MAX_DENSE_CLUSTERS = 2 ** 28
+
+/** Reference counts per host cluster: dense inside the device, sparse past its end. */
+export class References {
+  readonly dense: Uint32Array
+  readonly sparse = new Map<number, number>()
+
+  constructor(
+    /** Host clusters the device holds. */
+    readonly fileClusters: number,
+    private readonly maxRefcount: number,
+  ) {
+    this.dense = new Uint32Array(fileClusters)
+  }
+
+  /** References to cluster `c`. */
+  get(c: number): number {
+    return c < this.fileClusters ? this.dense[c] : (this.sparse.get(c) ?? 0)
+  }
+
+  /** Adds a reference to cluster `c`; false when the refcount width cannot hold it. */
+  inc(c: number): boolean {
+    const now = this.get(c)
+    if (now >= this.maxRefcount) return false
+    if (c < this.fileClusters) this.dense[c] = now + 1
+    else this.sparse.set(c, now + 1)
+    return true
+  }
+
+  /** Sets the count of cluster `c` (used when a rebuild allocates clusters for itself). */
+  set(c: number, value: number): void {
+    if (c < this.fileClusters) this.dense[c] = value
+    else if (value === 0) this.sparse.delete(c)
+    else this.sparse.set(c, value)
+  }
+
+  /** One past the highest referenced cluster, at least the device's cluster count. */
+  end(): number {
+    let end = this.fileClusters
+    for (const c of this.sparse.keys()) end = Math.max(end, c + 1)
+    return end
+  }
+}
+
+/** The allocation statistics QEMU gathers on the active L1 table. */
+export interface FragInfo {
+  allocatedClusters: number
+  fragmentedClusters: number
+  compressedClusters: number
+}
+
+/** What counting references found, before refcounts are compared. */
+export interface Counted {
+  readonly refs: References
+  readonly frag: FragInfo
+  corruptions: number
+  checkErrors: number
+  /** The refcount structure itself is broken: only a rebuild repairs it. */
+  rebuild: boolean
+  readonly problems: string[]
+}
+
+const hex = (n: number): string => n.toString(16)
+/** A 64-bit entry given as halves, in hex without leading zeroes. */
+export const hex64 = (hi: number, lo: number): string => (hi === 0 ? hex(lo >>> 0) : hex(hi >>> 0) + (lo >>> 0).toString(16).padStart(8, '0'))
+
+/** Adds one reference to every cluster touched by bytes `[offset, offset + bytes)`. */
+const incRange = (img: Image, c: Counted, offset: number, bytes: number): void => {
+  if (bytes <= 0) return
+  const cs = img.g.clusterSize
+  if (offset + bytes - img.io.sizeBytes >= cs) {
+    c.problems.push(`ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(offset)} size 0x${hex(bytes)}`)
+    c.corruptions++
+    return
+  }
+  const last = Math.floor((offset + bytes - 1) / cs)
+  for (let cluster = Math.floor(offset / cs); cluster <= last; cluster++) {
+    if (!c.refs.inc(cluster)) {
+      c.problems.push(
+        `ERROR: overflow cluster offset=0x${hex(cluster * cs)}`,
+        'Use qemu-img amend to increase the refcount entry width or qemu-img convert to create a clean copy if the image cannot be opened for writing',
+      )
+      c.corruptions++
+    }
+  }
+}
+
+/** Counts one L2 table's references; `active` also gathers the allocation statistics. */
+const countL2 = async (img: Image, c: Counted, l2Offset: number, active: boolean): Promise<void> => {
+  const cs = img.g.clusterSize
+  const table = await readBytes(img.io, l2Offset, cs)
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength)
+  let nextContiguous = 0
+  for (let i = 0; i < img.g.l2Entries; i++) {
+    const hi = view.getUint32(i * 8)
+    const lo = view.getUint32(i * 8 + 4)
+    if ((hi | lo) === 0) continue
+    const compressed = (hi & COMPRESSED_HI) !== 0
+    if (!compressed && ((hi & L2_RESERVED_HI) !== 0 || (lo & L2_RESERVED_LO) !== 0)) {
+      c.problems.push(`ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`)
+      c.corruptions++
+    }
+    if (compressed) {
+      if ((hi & COPIED_HI) !== 0) {
+        c.problems.push(`ERROR: coffset=0x${hex64(hi & 0x3fffffff, lo)}: copied flag must never be set for compressed clusters`)
+        c.corruptions++
+      }
+      const { firstCluster, count } = compressedClusters(img, hi, lo)
+      incRange(img, c, firstCluster * cs, count * cs)
+      if (active) {
+        c.frag.allocatedClusters++
+        c.frag.compressedClusters++
+        c.frag.fragmentedClusters++
+      }
+      continue
+    }
+    const kind = l2Kind(hi, lo)
+    if (kind !== 'normal' && kind !== 'zeroAllocated') continue
+    const offset = entryOffset(hi, lo)
+    if (active) {
+      c.frag.allocatedClusters++
+      if (nextContiguous !== 0 && offset !== nextContiguous) c.frag.fragmentedClusters++
+      nextContiguous = offset + cs
+    }
+    if (offset % cs !== 0) {
+      c.corruptions++
+      c.problems.push(
+        (lo & ZERO_LO) !== 0
+          ? `ERROR offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`
+          : `ERROR offset=${hex(offset)}: Data cluster is not properly aligned; L2 entry corrupted.`,
+      )
+    }
+    incRange(img, c, offset, cs)
+  }
+}
+
+/** Counts an L1 table, its L2 tables and everything they reference. */
+const countL1 = async (img: Image, c: Counted, l1Offset: number, l1Size: number, active: boolean): Promise<void> => {
+  if (l1Size === 0) return
+  incRange(img, c, l1Offset, l1Size * 8)
+  const l1 = await readBytes(img.io, l1Offset, l1Size * 8)
+  const view = new DataView(l1.buffer, l1.byteOffset, l1.byteLength)
+  for (let i = 0; i < l1Size; i++) {
+    const hi = view.getUint32(i * 8)
+    const lo = view.getUint32(i * 8 + 4)
+    if ((hi | lo) === 0) continue
+    if ((hi & L1_RESERVED_HI) !== 0 || (lo & L1_RESERVED_LO) !== 0) {
+      c.problems.push(`ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`)
+      c.corruptions++
+    }
+    const l2Offset = entryOffset(hi, lo)
+    incRange(img, c, l2Offset, img.g.clusterSize)
+    if (l2Offset % img.g.clusterSize !== 0) {
+      c.problems.push(`ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`)
+      c.corruptions++
+    }
+    await countL2(img, c, l2Offset, active)
+  }
+}
+
+/** Checks each refcount table entry and counts the refcount blocks it names. */
+const countRefblocks = async (img: Image, c: Counted, reftable: DataView): Promise<void> => {
+  const cs = img.g.clusterSize
+  const entries = reftable.byteLength / 8
+  for (let i = 0; i < entries; i++) {
+    const hi = reftable.getUint32(i * 8)
+    const lo = reftable.getUint32(i * 8 + 4) & 0xfffffe00
+    if ((hi | lo) === 0) continue
+    const offset = hi * 0x100000000 + (lo >>> 0)
+    if (offset % cs !== 0) {
+      c.problems.push(`ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`)
+      c.corruptions++
+      c.rebuild = true
+      continue
+    }
+    const cluster = offset / cs
+    if (cluster >= c.refs.end()) {
+      c.problems.push(`ERROR refcount block ${i} is outside image`)
+      c.corruptions++
+      c.rebuild = true
+      continue
+    }
+    incRange(img, c, offset, cs)
+    const refs = c.refs.get(cluster)
+    if (refs !== 1) {
+      c.problems.push(`ERROR refcount block ${i} refcount=${refs}`)
+      c.corruptions++
+      c.rebuild = true
+    }
+  }
+}
+
+/** The refcount table as stored on the device. */
+export const readReftable = async (img: Image): Promise<DataView> => {
+  const h = img.header
+  const bytes = await readBytes(img.io, h.refcountTableOffset, h.refcountTableClusters * h.clusterSize)
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Counts every reference in the image as stored on the device (callers flush first). */
+export const countReferences = async (img: Image, reftable: DataView): Promise<Counted> => {
+  const h = img.header
+  const cs = img.g.clusterSize
+  const fileClusters = Math.ceil(img.io.sizeBytes / cs)
+  if (fileClusters > MAX_DENSE_CLUSTERS) {
+    return fail(unsupported('check', `the image spans ${fileClusters} clusters, more than a check can track (${MAX_DENSE_CLUSTERS})`))
+  }
+  const c: Counted = {
+    refs: new References(fileClusters, img.g.maxRefcount),
+    frag: { allocatedClusters: 0, fragmentedClusters: 0, compressedClusters: 0 },
+    corruptions: 0,
+    checkErrors: 0,
+    rebuild: false,
+    problems: [],
+  }
+  incRange(img, c, 0, cs)
+  await countL1(img, c, h.l1TableOffset, h.l1Size, true)
+  const snapshots = await readSnapshots(img.io, h)
+  for (const s of snapshots.snapshots) await countL1(img, c, s.l1TableOffset, s.l1Size, false)
+  incRange(img, c, h.snapshotsOffset, snapshots.tableBytes)
+  incRange(img, c, h.refcountTableOffset, h.refcountTableClusters * cs)
+  await countRefblocks(img, c, reftable)
+  return c
+}
