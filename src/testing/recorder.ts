@@ -74,7 +74,7 @@ interface Initial {
   readonly sizeSectors: number
 }
 
-/** Sectors read per request while taking the initial snapshot. */
+/** Bytes read per request while taking the initial snapshot. */
 const SNAPSHOT_PIECE_BYTES = 1 << 20
 
 const isIo = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { _tag?: unknown })._tag === 'Io'

@@ -111,17 +111,17 @@ describeWithQemu('us -> QEMU: writes, discards, zero writes and resizes checked 
   })
 })
 
-describe('discard and zero writes starting in an unallocated cluster (a fixed engine bug)', () => {
-  // Minimal case the random operations above found: 4 KiB clusters, data in sectors 8..12
-  // (cluster 1), then sectors 4..12 discarded (a partial unallocated cluster 0, then part of cluster 1).
-  // Sectors 8..12 used to keep their data; the same with writeZeroes on version 3 and discard on version 2.
+describe('regression: discard and zero writes starting in an unallocated cluster', () => {
+  // Minimal case once found by the random operations above: 4 KiB clusters, data in sectors 8..12
+  // (cluster 1), then sectors 4..12 discarded (a partial unallocated cluster 0, then part of cluster 1)
+  // left sectors 8..12 holding their data.
   for (const [compat, operation] of [
     ['1.1', 'discard'],
     ['1.1', 'writeZeroes'],
     ['0.10', 'discard'],
     ['0.10', 'writeZeroes'],
   ] as const) {
-    it(`${operation} on a compat ${compat} image zeroes the partly covered allocated cluster after it`, async () => {
+    it(`${operation} on a compat ${compat} image clears the partly covered allocated cluster`, async () => {
       const ram = await run(RamDisk.connect({ size: 0 }), 'RamDisk.connect')
       const device = await run(Qcow.create(ram, { size: MiB, clusterSize: 4 * KiB, compat }), 'create')
       await run(device.write(8, [new Uint8Array(5 * 512).fill(0xaa)]), 'write')
