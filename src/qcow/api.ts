@@ -128,7 +128,12 @@ export interface BackingLayerInfo {
 export interface MapExtent {
   readonly start: number
   readonly length: number
-  /** Allocated in this image: a data, compressed or ZERO cluster (qemu-img's `present` at depth 0). */
+  /**
+   * The layer describing the extent, as `qemu-img map` counts: 0 this image, 1 its backing, and so
+   * on. Past the end of a shorter backing it is the last layer covering the range.
+   */
+  readonly depth: number
+  /** Allocated in the layer at `depth`: a data, compressed or ZERO cluster (a raw backing counts as allocated). */
   readonly present: boolean
   /** Reads as zeroes. */
   readonly zero: boolean
@@ -202,7 +207,11 @@ export interface QcowDevice extends BlockDevice<QcowError> {
   seekMapped(fromSector: number): TaskEither<QcowError, number>
   /** The first sector at or after `fromSector` not allocated in this image, or the size in sectors when none. */
   seekUnmapped(fromSector: number): TaskEither<QcowError, number>
-  /** The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like qemu-img map. */
+  /**
+   * The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like
+   * qemu-img map, through the backing chain: ranges this image leaves unallocated are described by
+   * the layer serving them, with its `depth`.
+   */
   map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
   /** Deallocates whole clusters of the range and zeroes partial ones: the range reads as zeroes afterwards. */
   discard(sector: number, sectors: number): TaskEither<QcowError, void>

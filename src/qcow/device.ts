@@ -7,6 +7,7 @@ import { checkRequest } from '../block/validate.js'
 import type { BackingLayerInfo, QcowDevice, QcowHeader, RebaseOptions, CheckReport, MapExtent, RepairReport } from './api.js'
 import { commitImage } from './backing/commit.js'
 import { backingOf, listChain } from './backing/layer.js'
+import { chainMap } from './backing/map.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
@@ -135,7 +136,7 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>> {
-    return guard('map', () => ops.map(this.image, fromSector, sectors))
+    return guard('map', async () => chainMap(this.image.lower, await ops.map(this.image, fromSector, sectors)))
   }
 
   discard(sector: number, sectors: number): TaskEither<QcowError, void> {
