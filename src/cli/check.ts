@@ -129,7 +129,7 @@ const run = (ctx: CliContext, file: string, flags: CheckFlags): TE.TaskEither<Cl
     TE.fromEither,
     TE.chain(({ output, format, repair }) =>
       pipe(
-        openImage(file, { withoutBacking: true, readOnly: repair === undefined, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { withoutBacking: true, readOnly: repair === undefined, forRepair: repair !== undefined, ...(format === undefined ? {} : { format }) }),
         withImage((image) => checkAndReport(quietWhen(ctx, flags.quiet), image, output, repair)),
       ),
     ),

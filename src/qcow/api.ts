@@ -49,6 +49,12 @@ export interface ConnectOptions extends BackingOptions {
   readonly l2CacheBytes?: number
   /** Upper bound, in bytes, of the refcount block cache. */
   readonly refcountCacheBytes?: number
+  /**
+   * Open an image whose corrupt bit is set read-write, only so that `repair()` can fix it (what
+   * `qemu-img check -r` does). Guest writes stay refused with `Corrupt` until a repair leaves the
+   * image free of corruption, which also clears the bit.
+   */
+  readonly repairCorrupt?: boolean
 }
 
 /** A named feature bit, from the image's feature-name table or from the bits this library knows. */
