@@ -56,7 +56,13 @@ export class QcowDeviceImpl implements QcowDevice {
   read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
     return guard('read', async () => {
       const length = this.request(sector, buffers)
-      if (length > 0) await this.image.reads.track(readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length))
+      if (length === 0) return
+      const epoch = this.image.reads.begin()
+      try {
+        await readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
+      } finally {
+        this.image.reads.end(epoch)
+      }
     })
   }
 
