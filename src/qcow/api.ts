@@ -134,12 +134,7 @@ export interface BackingLayerInfo {
 export interface MapExtent {
   readonly start: number
   readonly length: number
-  /**
-   * The layer describing the extent, as `qemu-img map` counts: 0 this image, 1 its backing, and so
-   * on. Past the end of a shorter backing it is the last layer covering the range.
-   */
-  readonly depth: number
-  /** Allocated in the layer at `depth`: a data, compressed or ZERO cluster (a raw backing counts as allocated). */
+  /** Allocated in this image: a data, compressed or ZERO cluster (qemu-img's `present` at depth 0). */
   readonly present: boolean
   /** Reads as zeroes. */
   readonly zero: boolean
@@ -147,6 +142,16 @@ export interface MapExtent {
   readonly data: boolean
   /** Host offset of the bytes, for normal and preallocated zero clusters. */
   readonly offset?: number
+}
+
+/** One extent of `device.mapChain()`: a map extent and the layer describing it. */
+export interface ChainExtent extends MapExtent {
+  /**
+   * The layer, as `qemu-img map` counts: 0 this image, 1 its backing, and so on; past the end of a
+   * shorter backing, the last layer covering the range. `present` then means allocated in that layer
+   * (a raw backing counts as allocated).
+   */
+  readonly depth: number
 }
 
 /** What `device.check()` reports; the counts equal `qemu-img check --output=json` on the same image. */
@@ -213,12 +218,13 @@ export interface QcowDevice extends BlockDevice<QcowError> {
   seekMapped(fromSector: number): TaskEither<QcowError, number>
   /** The first sector at or after `fromSector` not allocated in this image, or the size in sectors when none. */
   seekUnmapped(fromSector: number): TaskEither<QcowError, number>
-  /**
-   * The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like
-   * qemu-img map, through the backing chain: ranges this image leaves unallocated are described by
-   * the layer serving them, with its `depth`.
-   */
+  /** The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like qemu-img map. */
   map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
+  /**
+   * The map of the same range through the backing chain, like `qemu-img map --output=json`: ranges
+   * this image leaves unallocated are described by the layer serving them, with its `depth`.
+   */
+  mapChain(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<ChainExtent>>
   /** Deallocates whole clusters of the range and zeroes partial ones: the range reads as zeroes afterwards. */
   discard(sector: number, sectors: number): TaskEither<QcowError, void>
   /** Makes the range read as zeroes: ZERO clusters (version 3) for whole clusters, zero data elsewhere. */

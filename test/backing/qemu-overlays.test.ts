@@ -90,7 +90,7 @@ describeWithQemu('overlays we create pass qemu-img check and compare', () => {
       expect(described['backing-filename-format']).toBe(c.backing.format)
       const reopenedFile = await ok(FileBlock.connect({ path: topPath, readOnly: true }))
       const reopened = await ok(QcowFile.connect(reopenedFile, { gate: confineTo(sub) }))
-      const ours = await ok(reopened.map())
+      const ours = await ok(reopened.mapChain())
       await ok(reopened.disconnect())
       await ok(reopenedFile.disconnect())
       expect(ours).toEqual((await map(topPath)).map((e) => ({ ...e, present: e.present ?? false })))

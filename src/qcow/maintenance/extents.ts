@@ -78,7 +78,7 @@ export const mapExtents = async (img: Image, from: number, length: number): Prom
   const close = (): void => {
     if (run === undefined) return
     const { start, end: stop, status, host } = run
-    out.push({ start, length: stop - start, depth: 0, present: status.present, zero: status.zero, data: status.data, ...(host >= 0 ? { offset: host } : {}) })
+    out.push({ start, length: stop - start, present: status.present, zero: status.zero, data: status.data, ...(host >= 0 ? { offset: host } : {}) })
   }
   await walk(img, from, end, (at, n, status) => {
     const start = Math.max(at, from)
