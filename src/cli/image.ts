@@ -37,6 +37,8 @@ export interface OpenChoices {
    * every name confined to the image's own directory.
    */
   readonly withoutBacking?: boolean
+  /** Open a qcow2 image marked corrupt read-write so that it can be repaired (`check -r`). */
+  readonly forRepair?: boolean
 }
 
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
@@ -75,7 +77,9 @@ const releaseOnFailure =
       TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
     )
 
-const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean, withoutBacking: boolean): TE.TaskEither<CliFailure, Image> => {
+const wrap = (path: string, format: Format, file: FileBlockDevice, choices: OpenChoices): TE.TaskEither<CliFailure, Image> => {
+  const { readOnly } = choices
+  const repairCorrupt = choices.forRepair === true
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
@@ -83,7 +87,7 @@ const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boo
     )
   }
   return pipe(
-    Qcow2Files.connect(file, withoutBacking ? { readOnly, backing: null } : { readOnly, gate: confineTo(dirname(path)) }),
+    Qcow2Files.connect(file, choices.withoutBacking === true ? { readOnly, repairCorrupt, backing: null } : { readOnly, repairCorrupt, gate: confineTo(dirname(path)) }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -104,7 +108,7 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
       pipe(
         choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
         releaseOnFailure(file),
-        TE.chain((format) => wrap(path, format, file, choices.readOnly, choices.withoutBacking === true)),
+        TE.chain((format) => wrap(path, format, file, choices)),
       ),
     ),
   )

@@ -4,16 +4,20 @@ import { COPIED_HI } from '../format/entries.js'
 import type { Image } from '../image.js'
 import { l1EntryTarget } from './l1-table.js'
 
-/** The L2 table offset of L1 entry `index` (0 when unallocated), aborting as Corrupt on a bad entry. */
-const l2Offset = async (img: Image, index: number): Promise<number> => {
+/** The L2 table offset of L1 entry `index` (0 when unallocated); a bad entry aborts as Corrupt (a rejected promise). */
+const l2Offset = (img: Image, index: number): number | Promise<never> => {
   if (index >= img.l1.size) return img.corrupt(`guest offset needs L1 entry ${index} but the L1 table has ${img.l1.size}`)
   const target = l1EntryTarget(img.l1.hi(index), img.l1.lo(index), img.g.clusterSize, img.io.sizeBytes)
   return typeof target === 'string' ? img.corrupt(target) : target
 }
 
-/** The L2 table for L1 entry `index`, pinned, or undefined when the whole range is unallocated. */
-export const l2ForRead = async (img: Image, index: number): Promise<CachedTable | undefined> => {
-  const offset = await l2Offset(img, index)
+/**
+ * The L2 table for L1 entry `index`, pinned, or undefined when the whole range is unallocated.
+ * Returns the table itself (no promise) when it is cached: reads are the hot path.
+ */
+export const l2ForRead = (img: Image, index: number): CachedTable | undefined | Promise<CachedTable | undefined> => {
+  const offset = l2Offset(img, index)
+  if (typeof offset !== 'number') return offset
   return offset === 0 ? undefined : img.l2Cache.acquire(offset)
 }
 
