@@ -103,6 +103,7 @@ export const compareImages = (ctx: CliContext, a: Image, b: Image, strict: boole
 }
 
 interface CompareFlags {
+  readonly allowBackingPath?: boolean
   readonly format?: string
   readonly secondFormat?: string
   readonly strict?: boolean
@@ -117,10 +118,10 @@ const run = (ctx: CliContext, fileA: string, fileB: string, flags: CompareFlags)
     TE.fromEither,
     TE.chain(({ fa, fb }) =>
       pipe(
-        openImage(fileA, { readOnly: true, ...(fa === undefined ? {} : { format: fa }) }),
+        openImage(fileA, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(fa === undefined ? {} : { format: fa }) }),
         withImage((a) =>
           pipe(
-            openImage(fileB, { readOnly: true, ...(fb === undefined ? {} : { format: fb }) }),
+            openImage(fileB, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(fb === undefined ? {} : { format: fb }) }),
             withImage((b) => compareImages(quietWhen(ctx, flags.quiet), a, b, flags.strict === true)),
           ),
         ),
@@ -139,4 +140,5 @@ export const compareCommand = (ctx: CliContext): Command =>
     .option('-F, --second-format <fmt>', 'format of the second image; probed when absent')
     .option('-s, --strict', 'images of different sizes are different')
     .option('-q, --quiet', 'print nothing; the exit code tells')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (a: string, b: string, flags: CompareFlags) => ctx.finish(await run(ctx, a, b, flags)()))
