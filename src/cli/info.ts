@@ -9,6 +9,7 @@ import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { decodeOptionalFormat, type Format } from './format.js'
 import { sizeToString } from './human.js'
 import { openImage, withImage, type Image } from './image.js'
+import { combinePaths } from './paths.js'
 
 /** The JSON object `qemu-img info --output=json` prints, field for field. */
 export interface InfoJson {
@@ -49,10 +50,6 @@ const qcow2Specific = (h: QcowHeader): Qcow2SpecificJson =>
         corrupt: h.corrupt,
         'extended-l2': (h.incompatibleFeatures & EXTENDED_L2_BIT) !== 0n,
       }
-
-/** qemu's path_combine: a relative backing name is taken from the image's directory, without normalising. */
-const combinePaths = (imagePath: string, backing: string): string =>
-  backing.startsWith('/') || !imagePath.includes('/') ? backing : `${imagePath.slice(0, imagePath.lastIndexOf('/') + 1)}${backing}`
 
 const backingFields = (image: Image, h: QcowHeader) =>
   h.backingFile === undefined
