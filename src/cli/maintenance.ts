@@ -1,7 +1,7 @@
-// The qcow2 engine's maintenance operations (check, repair, map, resize, zeroing) with CLI failures.
+// The qcow2 engine's maintenance operations (check, repair, resize, zeroing) with CLI failures.
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import type { CheckReport, MapExtent, QcowDevice, RepairReport } from '../index.js'
+import type { CheckReport, QcowDevice, RepairReport } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 
 /** Runs `check()`; never modifies the image. */
@@ -11,10 +11,6 @@ export const checkImage = (path: string, qcow: QcowDevice): TE.TaskEither<CliFai
 /** Runs `repair({ leaks, all })`: the report after the repair, with the counts it fixed. */
 export const repairImage = (path: string, qcow: QcowDevice, mode: 'leaks' | 'all'): TE.TaskEither<CliFailure, RepairReport> =>
   pipe(qcow.repair({ leaks: true, all: mode === 'all' }), TE.mapLeft(fromQcowError(path)))
-
-/** The allocation map of the whole disk (this image's own clusters; see `chainExtents` for the layers below). */
-export const mapImage = (path: string, qcow: QcowDevice): TE.TaskEither<CliFailure, ReadonlyArray<MapExtent>> =>
-  pipe(qcow.map(), TE.mapLeft(fromQcowError(path)))
 
 /** Resizes a qcow2 image to `bytes`; shrinking needs `allowShrink`. The header is read back to confirm the new size. */
 export const resizeQcow = (path: string, qcow: QcowDevice, bytes: number, allowShrink: boolean): TE.TaskEither<CliFailure, void> =>

@@ -43,6 +43,7 @@ const mapAndPrint = (ctx: CliContext, image: Image, output: Output): TE.TaskEith
 }
 
 interface MapFlags {
+  readonly allowBackingPath?: boolean
   readonly format?: string
   readonly output: string
 }
@@ -55,7 +56,7 @@ const run = (ctx: CliContext, file: string, flags: MapFlags): TE.TaskEither<CliF
     TE.fromEither,
     TE.chain(({ output, format }) =>
       pipe(
-        openImage(file, { readOnly: true, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(format === undefined ? {} : { format }) }),
         withImage((image) => mapAndPrint(ctx, image, output)),
       ),
     ),
@@ -68,4 +69,5 @@ export const mapCommand = (ctx: CliContext): Command =>
     .argument('<file>', 'image file')
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .option('--output <fmt>', 'human or json', 'human')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (file: string, flags: MapFlags) => ctx.finish(await run(ctx, file, flags)()))

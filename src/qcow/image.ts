@@ -66,6 +66,8 @@ export class Image {
   corruptFound = false
   /** Base bytes at and past this offset, not yet written by the engine, read as zeroes. */
   zeroFrom: number
+  /** The last cluster decompressed, by its L2 entry (like QEMU's cluster cache); never modified; dropped when clusters are freed. */
+  lastDecompressed: { readonly hi: number; readonly lo: number; readonly data: Uint8Array } | undefined
 
   constructor(p: ImageParts) {
     this.header = p.header
@@ -85,7 +87,10 @@ export class Image {
         this.zeroFrom = Math.max(this.zeroFrom, end * this.g.clusterSize)
       },
       corrupt: (reason) => this.corrupt(reason),
-      freed: (cluster) => this.l2Cache.drop(cluster * this.g.clusterSize),
+      freed: (cluster) => {
+        this.l2Cache.drop(cluster * this.g.clusterSize)
+        this.lastDecompressed = undefined
+      },
     })
     this.l2Cache.setWriteback((tables) => this.writebackL2(tables))
     refblockCache.setWriteback(async (tables) => {
