@@ -20,8 +20,30 @@ const readHost = async (img: Image, host: number, buffers: ReadonlyArray<Uint8Ar
 
 /** Reads guest bytes `[offset, offset + length)` into `buffers` (offset and length are multiples of 512). */
 export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
-  const { clusterSize, l2Coverage, l2Entries } = img.g
   const pending: Promise<void>[] = []
+  try {
+    await planReads(img, offset, buffers, length, pending)
+  } catch (e) {
+    // Let the reads already started end before failing, so none writes into the buffers afterwards.
+    await Promise.allSettled(pending)
+    throw e
+  }
+  if (pending.length === 1) await pending[0]
+  else if (pending.length > 1) await Promise.all(pending)
+}
+
+/**
+ * Walks the L2 tables of the range and starts its reads, adding each to `pending`. Each is marked
+ * handled at once: one may fail while the walk still waits for a table, before anyone awaits it.
+ */
+const planReads = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number, started: Promise<void>[]): Promise<void> => {
+  const { clusterSize, l2Coverage, l2Entries } = img.g
+  const pending = {
+    push: (read: Promise<void>): void => {
+      read.catch(() => undefined)
+      started.push(read)
+    },
+  }
   let pos = 0
   while (pos < length) {
     const guest = offset + pos
@@ -63,7 +85,6 @@ export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArr
           if ((hi | lo) !== 0) {
             const problem = l2EntryProblem(img, hi, lo)
             if (problem !== undefined) {
-              await Promise.allSettled(pending)
               return img.corrupt(problem)
             }
           }
@@ -85,6 +106,4 @@ export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArr
       img.l2Cache.release(table)
     }
   }
-  if (pending.length === 1) await pending[0]
-  else if (pending.length > 1) await Promise.all(pending)
 }
