@@ -37,6 +37,8 @@ export class FuzzPool {
   private child: ChildProcess | undefined
   private ready: Promise<void> | undefined
   private next = 0
+  /** The end of the current worker's standard error, quoted when it dies. */
+  private stderr = ''
 
   constructor(
     private readonly workerPath: string,
@@ -50,7 +52,11 @@ export class FuzzPool {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     })
-    child.stderr?.resume()
+    this.stderr = ''
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-2000)
+    })
     this.child = child
     this.ready = new Promise((resolve, reject) => {
       child.once('message', () => resolve())
@@ -89,7 +95,7 @@ export class FuzzPool {
         if (reply.id === id) finish({ outcome: reply.outcome, ms: reply.ms, peakBytes: reply.peakBytes }, false)
       }
       const onExit = (code: number | null, signal: string | null): void =>
-        finish(failed(`worker died (exit ${code}, signal ${signal}): out of memory or a crash`), true)
+        finish(failed(`worker died (exit ${code}, signal ${signal}): out of memory or a crash: ${this.stderr.trim().split('\n').slice(0, 12).join(' | ')}`), true)
       const timer = setTimeout(() => finish(failed(`timeout: no value after ${this.limits.timeoutMs} ms`), true), this.limits.timeoutMs)
       const watch = setInterval(() => {
         const rss = child.pid === undefined ? 0 : rssOf(child.pid)

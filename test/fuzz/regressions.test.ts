@@ -1,6 +1,8 @@
 // Hostile images: replays the fuzzer's regression corpus (test/fuzz/corpus) and runs a short seeded fuzz pass.
 // Both go through the compiled fuzz worker, so a hang or a memory blow-up fails the case instead of the run.
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -34,9 +36,39 @@ describe('hostile images', () => {
 
   it('a short seeded fuzz pass finds no failure', async () => {
     expect(seeds.length).toBeGreaterThanOrEqual(qemuPresent ? 10 : 2)
-    const stats = await campaign(pool, seeds, { seed: 7, seconds: 20, maxCases: 100, maxFailures: 3 })
+    const stats = await campaign(pool, seeds, { seed: 7, seconds: 15, maxCases: 80, maxFailures: 3 })
     const found = stats.failures.map((f) => `${f.seed}: ${f.failure} ${JSON.stringify(f.edits)}`)
     expect(found).toEqual([])
     expect(stats.cases).toBeGreaterThan(20)
   }, 60_000)
+})
+
+describe('the fuzz watchdog', () => {
+  // A stand-in worker: image byte 0 says what to do (1 hang, 2 die, 3 allocate without end, else reply).
+  const dir = mkdtempSync(path.join(tmpdir(), 'qcow-fuzz-watchdog-'))
+  const worker = path.join(dir, 'worker.cjs')
+  writeFileSync(
+    worker,
+    `process.on('message', (m) => {
+      if (m.image[0] === 1) return
+      if (m.image[0] === 2) process.exit(3)
+      if (m.image[0] === 3) { const keep = []; for (;;) keep.push(new Array(1e6).fill(1)) }
+      process.send({ id: m.id, outcome: { calls: 1, lefts: 0, opened: true }, peakBytes: 0, ms: 1 })
+    })
+    process.send({ ready: true })`,
+  )
+  const pool = new FuzzPool(worker, { timeoutMs: 2000, memoryBytes: 1 << 20, heapMb: 64 })
+  afterAll(() => {
+    pool.close()
+    if (path.isAbsolute(dir) && path.basename(dir).startsWith('qcow-fuzz-watchdog-')) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('reports a hang, a dead worker and a heap blow-up as failures and keeps going', async () => {
+    const run = async (what: number) => (await pool.run(new Uint8Array([what]))).outcome.failure
+    expect(await run(0)).toBeUndefined()
+    expect(await run(1)).toMatch(/^timeout/)
+    expect(await run(2)).toMatch(/^worker died/)
+    expect(await run(3)).toMatch(/^(worker died|memory)/)
+    expect(await run(0)).toBeUndefined()
+  }, 30_000)
 })
