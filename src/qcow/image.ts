@@ -1,6 +1,6 @@
 // The state of one open image and the operations every path shares: locks, caches, header updates, allocation, corruption.
 import type { BlockDevice } from '../block/device.js'
-import { TableCache, snapshotForWrite, type CachedTable } from './cache/table-cache.js'
+import { TableCache, snapshotForWrite, writeEnded, writeSnapshot, type CachedTable } from './cache/table-cache.js'
 import { corrupt as corruptError, type QcowError } from './errors.js'
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './format/constants.js'
 import { compressedLayout, type CompressedLayout } from './format/entries.js'
@@ -94,7 +94,7 @@ export class Image {
     })
     this.l2Cache.setWriteback((tables) => this.writebackL2(tables))
     refblockCache.setWriteback(async (tables) => {
-      for (const t of tables) if (t.dirty) await this.io.write(t.offset, snapshotForWrite(t))
+      for (const t of tables) if (t.dirty) await writeSnapshot(t, (bytes) => this.io.write(t.offset, bytes))
     })
   }
 
@@ -161,11 +161,15 @@ export class Image {
   /** Writes dirty L2 tables after what they depend on: their data and (unless lazy) their refcounts. */
   async writebackL2(tables: CachedTable[]): Promise<void> {
     await this.writebackLock.run(async () => {
-      const copies = tables.filter((t) => t.dirty).map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) }))
+      const copies = tables.filter((t) => t.dirty).map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
       if (copies.length === 0) return
-      if (!this.lazy) await this.refcounts.writeDirtyBlocks()
-      await this.io.flush()
-      for (const c of copies) await this.io.write(c.offset, c.bytes)
+      try {
+        if (!this.lazy) await this.refcounts.writeDirtyBlocks()
+        await this.io.flush()
+        for (const c of copies) await this.io.write(c.table.offset, c.bytes)
+      } finally {
+        for (const c of copies) writeEnded(c.table)
+      }
     })
   }
 

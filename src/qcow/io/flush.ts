@@ -1,5 +1,5 @@
 // Flush: metadata write-back in dependency order, then deferred refcount decreases, then the lazy-refcount dirty bit.
-import { snapshotForWrite } from '../cache/table-cache.js'
+import { snapshotForWrite, writeEnded } from '../cache/table-cache.js'
 import { INCOMPAT_DIRTY } from '../format/constants.js'
 import { withIncompatibleBit } from '../format/header.js'
 import type { Image, PendingFree } from '../image.js'
@@ -13,11 +13,15 @@ import type { Image, PendingFree } from '../image.js'
 export const flushImage = async (img: Image): Promise<void> => {
   let frees: PendingFree[] = []
   await img.writebackLock.run(async () => {
-    const tables = img.l2Cache.dirtyTables().map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) }))
+    const tables = img.l2Cache.dirtyTables().map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
     const queued = img.pendingFrees.length
-    await img.refcounts.writeDirtyBlocks()
-    await img.io.flush()
-    for (const t of tables) await img.io.write(t.offset, t.bytes)
+    try {
+      await img.refcounts.writeDirtyBlocks()
+      await img.io.flush()
+      for (const t of tables) await img.io.write(t.table.offset, t.bytes)
+    } finally {
+      for (const t of tables) writeEnded(t.table)
+    }
     if (tables.length > 0) await img.io.flush()
     frees = img.pendingFrees.splice(0, queued)
   })

@@ -1,5 +1,5 @@
 // Refcount access and allocation: the in-memory refcount table, refcount blocks through the cache, block creation and table growth.
-import { CachedTable, TableCache, snapshotForWrite } from '../cache/table-cache.js'
+import { CachedTable, TableCache, writeSnapshot } from '../cache/table-cache.js'
 import { REFTABLE_RESERVED_LO } from '../format/entries.js'
 import type { Geometry } from '../format/geometry.js'
 import { getRefcount, setRefcount } from '../format/refcount-block.js'
@@ -224,7 +224,7 @@ export class Refcounts {
 
   /** Writes every dirty refcount block (no barrier). */
   async writeDirtyBlocks(): Promise<void> {
-    for (const block of this.cache.dirtyTables()) await this.io.write(block.offset, snapshotForWrite(block))
+    for (const block of this.cache.dirtyTables()) await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
   }
 
   /**
@@ -267,7 +267,7 @@ export class Refcounts {
     }
     try {
       this.hooks.noteAllocated(start, end)
-      for (const block of newBlocks) await this.io.write(block.offset, snapshotForWrite(block))
+      for (const block of newBlocks) await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
       const tableOffset = (start + blocks) * g.clusterSize
       await this.io.write(tableOffset, table)
       await this.writeDirtyBlocks()
