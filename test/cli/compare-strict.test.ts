@@ -32,8 +32,8 @@ const randomOp = (r: (n: number) => number): string => {
   }
 }
 
-const PAIRS = Number(process.env.QCOW_STRICT_PAIRS ?? 24)
-const CHAIN_PAIRS = Number(process.env.QCOW_STRICT_CHAIN_PAIRS ?? 12)
+const PAIRS = Number(process.env.QCOW_STRICT_PAIRS ?? 16)
+const CHAIN_PAIRS = Number(process.env.QCOW_STRICT_CHAIN_PAIRS ?? 8)
 
 describeWithQemu('compare -s against qemu-img compare -s', () => {
   const tmp = useTempDir('qcow-cli-strict-')
