@@ -199,6 +199,18 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
       const c = await qcow(['compare', '--allow-backing-path', f, base])
       expect(c.code, c.stdout + c.stderr).toBe(0)
     }
+    // A chain across directories: each relative name is taken from the directory of the image recording it.
+    await mkdir(join(dir, 'sub', 'deeper'), { recursive: true })
+    const deep = join(dir, 'sub', 'deeper', 'deep.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-b', '../top.qcow2', '-F', 'qcow2', deep])
+    await qemuIoRaw(['-c', 'write -P 3 64k 64k', deep])
+    for (const args of [['map', '--output=json'], ['map'], ['info', '--backing-chain', '--output=json'], ['info', '--backing-chain']]) {
+      const o = await qcow([...args, '--allow-backing-path', deep])
+      const q = await qemuImg([...args, deep])
+      expect(o.code, o.stderr).toBe(0)
+      if (args.includes('--output=json') && args[0] === 'info') expect(JSON.parse(o.stdout)).toEqual(JSON.parse(q.stdout))
+      else expect(o.stdout).toBe(q.stdout)
+    }
     const made = await qcow(['create', '-q', '-f', 'qcow2', '-b', '../base.raw', '-F', 'raw', join(dir, 'sub', 'new.qcow2')])
     expect(made.code).toBe(1)
     const allowed = await qcow(['create', '-q', '-f', 'qcow2', '--allow-backing-path', '-b', '../base.raw', '-F', 'raw', join(dir, 'sub', 'new.qcow2')])
