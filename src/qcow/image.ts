@@ -1,6 +1,6 @@
 // The state of one open image and the operations every path shares: locks, caches, header updates, allocation, corruption.
 import type { BlockDevice } from '../block/device.js'
-import { TableCache, snapshotForWrite, type CachedTable } from './cache/table-cache.js'
+import { TableCache, captureDirty, snapshotForWrite, type CachedTable } from './cache/table-cache.js'
 import { corrupt as corruptError, type QcowError } from './errors.js'
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './format/constants.js'
 import { compressedLayout, type CompressedLayout } from './format/entries.js'
@@ -161,11 +161,18 @@ export class Image {
   /** Writes dirty L2 tables after what they depend on: their data and (unless lazy) their refcounts. */
   async writebackL2(tables: CachedTable[]): Promise<void> {
     await this.writebackLock.run(async () => {
-      const copies = tables.filter((t) => t.dirty).map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) }))
-      if (copies.length === 0) return
-      if (!this.lazy) await this.refcounts.writeDirtyBlocks()
-      await this.io.flush()
-      for (const c of copies) await this.io.write(c.offset, c.bytes)
+      const captured = captureDirty(tables)
+      if (captured.copies.length === 0) return
+      let restoreBlocks = (): void => undefined
+      try {
+        if (!this.lazy) restoreBlocks = await this.refcounts.writeDirtyBlocks()
+        await this.io.flush()
+        for (const c of captured.copies) await this.io.write(c.offset, c.bytes)
+      } catch (e) {
+        captured.restore()
+        restoreBlocks()
+        throw e
+      }
     })
   }
 

@@ -148,3 +148,21 @@ export const snapshotForWrite = (table: CachedTable): Uint8Array => {
   table.dirty = false
   return table.bytes.slice()
 }
+
+/** Dirty tables captured for writing: their copies, and how to mark them dirty again when the write or its barrier fails. */
+export interface CapturedTables {
+  readonly copies: ReadonlyArray<{ readonly offset: number; readonly bytes: Uint8Array }>
+  /** Marks every captured table dirty again, so a later flush retries it. */
+  restore(): void
+}
+
+/** Captures `tables` for writing (each copied and marked clean). */
+export const captureDirty = (tables: ReadonlyArray<CachedTable>): CapturedTables => {
+  const captured = tables.filter((t) => t.dirty)
+  return {
+    copies: captured.map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) })),
+    restore: () => {
+      for (const t of captured) t.dirty = true
+    },
+  }
+}
