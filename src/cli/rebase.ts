@@ -6,7 +6,8 @@ import { Command } from 'commander'
 import { orFail, type CliContext } from './context.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { decodeOptionalFormat, type Format } from './format.js'
-import { openImage, openNewBacking, withImage, type Image } from './image.js'
+import { RamDisk } from '../index.js'
+import { openImage, openNewBacking, withImage, type Image, type OpenedBacking } from './image.js'
 
 interface RebaseFlags {
   readonly format?: string
@@ -17,6 +18,17 @@ interface RebaseFlags {
   readonly quiet?: boolean
   readonly allowBackingPath?: boolean
 }
+
+/**
+ * `-u` only rewrites the header, so, as with qemu-img, the new backing file is not opened (it may not
+ * exist yet): the engine is given an empty stand-in device and the name and format to record.
+ */
+const placeholder = (path: string, format: Format): TE.TaskEither<CliFailure, OpenedBacking> =>
+  pipe(
+    RamDisk.connect({ size: 0, readOnly: true }),
+    TE.mapLeft(fromQcowError(path)),
+    TE.map((device) => ({ device, format, close: pipe(device.disconnect(), TE.mapLeft(fromQcowError(path))) })),
+  )
 
 /** Rebases onto `name` ('' for none) of `format` (required, as qemu-img requires it); the new backing is opened for the copy and closed afterwards. */
 const rebaseImage = (image: Image, name: string, format: Format | undefined, unsafe: boolean, allowPath: boolean): TE.TaskEither<CliFailure, number> => {
@@ -31,7 +43,7 @@ const rebaseImage = (image: Image, name: string, format: Format | undefined, uns
   }
   if (format === undefined) return TE.left(failure(`Could not change the backing file to '${name}': backing format must be specified`, image.path))
   return pipe(
-    openNewBacking(image.path, name, format, allowPath),
+    unsafe ? placeholder(image.path, format) : openNewBacking(image.path, name, format, allowPath),
     TE.chain((opened) =>
       pipe(
         qcow.rebase(opened.device, { unsafe, backingFile: name, backingFormat: opened.format }),

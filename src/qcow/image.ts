@@ -1,6 +1,6 @@
 // The state of one open image and the operations every path shares: locks, caches, header updates, allocation, corruption.
 import type { BlockDevice } from '../block/device.js'
-import { TableCache, captureDirty, snapshotForWrite, type CachedTable } from './cache/table-cache.js'
+import { TableCache, markDirty, snapshotForWrite, writeEnded, writeSnapshot, type CachedTable } from './cache/table-cache.js'
 import { corrupt as corruptError, type QcowError } from './errors.js'
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './format/constants.js'
 import { compressedLayout, type CompressedLayout } from './format/entries.js'
@@ -94,7 +94,7 @@ export class Image {
     })
     this.l2Cache.setWriteback((tables) => this.writebackL2(tables))
     refblockCache.setWriteback(async (tables) => {
-      for (const t of tables) if (t.dirty) await this.io.write(t.offset, snapshotForWrite(t))
+      for (const t of tables) if (t.dirty) await writeSnapshot(t, (bytes) => this.io.write(t.offset, bytes))
     })
   }
 
@@ -161,17 +161,19 @@ export class Image {
   /** Writes dirty L2 tables after what they depend on: their data and (unless lazy) their refcounts. */
   async writebackL2(tables: CachedTable[]): Promise<void> {
     await this.writebackLock.run(async () => {
-      const captured = captureDirty(tables)
-      if (captured.copies.length === 0) return
+      const copies = tables.filter((t) => t.dirty).map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
+      if (copies.length === 0) return
       let restoreBlocks = (): void => undefined
       try {
         if (!this.lazy) restoreBlocks = await this.refcounts.writeDirtyBlocks()
         await this.io.flush()
-        for (const c of captured.copies) await this.io.write(c.offset, c.bytes)
+        for (const c of copies) await this.io.write(c.table.offset, c.bytes)
       } catch (e) {
-        captured.restore()
+        markDirty(copies.map((c) => c.table))
         restoreBlocks()
         throw e
+      } finally {
+        for (const c of copies) writeEnded(c.table)
       }
     })
   }

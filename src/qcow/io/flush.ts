@@ -1,5 +1,5 @@
 // Flush: metadata write-back in dependency order, then deferred refcount decreases, then the lazy-refcount dirty bit.
-import { captureDirty } from '../cache/table-cache.js'
+import { markDirty, snapshotForWrite, writeEnded } from '../cache/table-cache.js'
 import { INCOMPAT_DIRTY } from '../format/constants.js'
 import { withIncompatibleBit } from '../format/header.js'
 import type { Image, PendingFree } from '../image.js'
@@ -13,19 +13,21 @@ import type { Image, PendingFree } from '../image.js'
 export const flushImage = async (img: Image): Promise<void> => {
   let frees: PendingFree[] = []
   await img.writebackLock.run(async () => {
-    const tables = captureDirty(img.l2Cache.dirtyTables())
+    const tables = img.l2Cache.dirtyTables().map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
     const queued = img.pendingFrees.length
     let restoreBlocks = (): void => undefined
     try {
       restoreBlocks = await img.refcounts.writeDirtyBlocks()
       await img.io.flush()
-      for (const t of tables.copies) await img.io.write(t.offset, t.bytes)
-      if (tables.copies.length > 0) await img.io.flush()
+      for (const t of tables) await img.io.write(t.table.offset, t.bytes)
+      if (tables.length > 0) await img.io.flush()
     } catch (e) {
       // Nothing captured may count as written: the next flush writes it all again.
-      tables.restore()
+      markDirty(tables.map((t) => t.table))
       restoreBlocks()
       throw e
+    } finally {
+      for (const t of tables) writeEnded(t.table)
     }
     frees = img.pendingFrees.splice(0, queued)
   })

@@ -1,5 +1,5 @@
 // Finding the L2 table for a guest range: for reads (may be absent) and for writes (allocated or copied on demand, COPIED).
-import { snapshotForWrite, type CachedTable } from '../cache/table-cache.js'
+import { writeSnapshot, type CachedTable } from '../cache/table-cache.js'
 import { COPIED_HI } from '../format/entries.js'
 import type { Image } from '../image.js'
 import { l1EntryTarget } from './l1-table.js'
@@ -49,7 +49,7 @@ export const l2ForWrite = async (img: Image, index: number): Promise<CachedTable
       await img.writebackLock.run(async () => {
         const restoreBlocks = img.lazy ? () => undefined : await img.refcounts.writeDirtyBlocks()
         try {
-          await img.io.write(offset, snapshotForWrite(table))
+          await writeSnapshot(table, (bytes) => img.io.write(offset, bytes))
           await img.io.flush()
         } catch (e) {
           restoreBlocks()

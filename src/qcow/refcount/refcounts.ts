@@ -1,5 +1,5 @@
 // Refcount access and allocation: the in-memory refcount table, refcount blocks through the cache, block creation and table growth.
-import { CachedTable, TableCache, captureDirty, snapshotForWrite } from '../cache/table-cache.js'
+import { CachedTable, TableCache, markDirty, writeSnapshot } from '../cache/table-cache.js'
 import { REFTABLE_RESERVED_LO } from '../format/entries.js'
 import type { Geometry } from '../format/geometry.js'
 import { getRefcount, setRefcount } from '../format/refcount-block.js'
@@ -238,14 +238,18 @@ export class Refcounts {
 
   /** Writes every dirty refcount block (no barrier). */
   async writeDirtyBlocks(): Promise<() => void> {
-    const captured = captureDirty(this.cache.dirtyTables())
+    const written: CachedTable[] = []
     try {
-      for (const c of captured.copies) await this.io.write(c.offset, c.bytes)
+      for (const block of this.cache.dirtyTables()) {
+        written.push(block)
+        await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
+      }
     } catch (e) {
-      captured.restore()
+      markDirty(written)
       throw e
     }
-    return captured.restore
+    // Callers whose barrier after these writes fails mark the blocks dirty again with this.
+    return () => markDirty(written)
   }
 
   /**
@@ -288,7 +292,7 @@ export class Refcounts {
     }
     try {
       this.hooks.noteAllocated(start, end)
-      for (const block of newBlocks) await this.io.write(block.offset, snapshotForWrite(block))
+      for (const block of newBlocks) await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
       const tableOffset = (start + blocks) * g.clusterSize
       await this.io.write(tableOffset, table)
       await this.writeDirtyBlocks()
