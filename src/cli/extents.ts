@@ -56,7 +56,7 @@ const mergeable = (a: Extent, b: Extent): boolean =>
   (a.offset === undefined ? b.offset === undefined : b.offset === a.offset + a.length)
 
 /** Merges neighbouring extents as qemu-img map does. */
-export const mergeExtents = (extents: ReadonlyArray<Extent>): Extent[] => {
+const mergeExtents = (extents: ReadonlyArray<Extent>): Extent[] => {
   const out: Extent[] = []
   for (const e of extents) {
     const last = out[out.length - 1]

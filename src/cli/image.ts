@@ -2,7 +2,7 @@
 import { dirname, isAbsolute, join } from 'node:path'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { confineTo, FileBlock, makeQcow, openBackingFile, permissive, type BackingGate, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { confineTo, FileBlock, makeQcow, openBackingFile, type BackingGate, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
@@ -44,13 +44,28 @@ export interface OpenChoices {
 }
 
 /**
+ * `--allow-backing-path`: admits every name, each relative one taken, as qemu takes it, from the
+ * directory of the image that records it. The engine admits a chain's names top down, each after
+ * the layer above is open, so the directory of the last admitted file is that of the next name's image.
+ */
+const followingGate = (imagePath: string): BackingGate => {
+  let directory = dirname(imagePath)
+  return {
+    admit: (name) => {
+      const path = isAbsolute(name) ? name : join(directory, name)
+      directory = dirname(path)
+      return TE.right({ key: path, open: (mode) => openBackingFile(path, mode) })
+    },
+    probe: false,
+  }
+}
+
+/**
  * The gate through which the backing files of the image at `imagePath` are opened: names confined to
- * the image's directory, or with `allowPath` any name (relative ones taken from the image's directory).
+ * the image's directory, or with `allowPath` any name.
  */
 export const backingGate = (imagePath: string, allowPath: boolean): BackingGate =>
-  allowPath
-    ? permissive((name, mode) => openBackingFile(isAbsolute(name) ? name : join(dirname(imagePath), name), mode), { probe: false })
-    : confineTo(dirname(imagePath))
+  allowPath ? followingGate(imagePath) : confineTo(dirname(imagePath))
 
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
   pipe(

@@ -63,7 +63,7 @@ const run = (file: string, flags: RebaseFlags): TE.TaskEither<CliFailure, number
     E.Do,
     E.bind('format', () => orFail(decodeOptionalFormat(flags.format))),
     E.bind('backingFormat', () => orFail(decodeOptionalFormat(flags.backingFormat))),
-    E.bind('name', () => (flags.backing === undefined ? E.left(failure('Must specify backing file (-b) or use unsafe mode (-u) with -b ""')) : E.right(flags.backing))),
+    E.bind('name', () => (flags.backing === undefined ? E.left(failure('Must specify backing file (-b) or use unsafe mode (-u)')) : E.right(flags.backing))),
     TE.fromEither,
     TE.chain(({ format, backingFormat, name }) =>
       pipe(
@@ -83,7 +83,7 @@ export const rebaseCommand = (ctx: CliContext): Command =>
   new Command('rebase')
     .description('change the backing file of an image; the guest content is kept unless -u')
     .argument('<file>', 'image to rebase')
-    .requiredOption('-b, --backing <file>', 'new backing file, relative to the image\'s directory ("" for none)')
+    .option('-b, --backing <file>', 'new backing file, relative to the image\'s directory ("" for none)')
     .option('-F, --backing-format <fmt>', 'format of the new backing file: raw or qcow2 (required unless -b "")')
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .option('-u, --unsafe', 'only rewrite the backing file name: the guest content changes where the backing files differ')

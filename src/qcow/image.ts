@@ -1,6 +1,6 @@
 // The state of one open image and the operations every path shares: locks, caches, header updates, allocation, corruption.
 import type { BlockDevice } from '../block/device.js'
-import { TableCache, snapshotForWrite, writeEnded, writeSnapshot, type CachedTable } from './cache/table-cache.js'
+import { TableCache, markDirty, snapshotForWrite, writeEnded, writeSnapshot, type CachedTable } from './cache/table-cache.js'
 import { corrupt as corruptError, type QcowError } from './errors.js'
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './format/constants.js'
 import { compressedLayout, type CompressedLayout } from './format/entries.js'
@@ -163,10 +163,15 @@ export class Image {
     await this.writebackLock.run(async () => {
       const copies = tables.filter((t) => t.dirty).map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
       if (copies.length === 0) return
+      let restoreBlocks = (): void => undefined
       try {
-        if (!this.lazy) await this.refcounts.writeDirtyBlocks()
+        if (!this.lazy) restoreBlocks = await this.refcounts.writeDirtyBlocks()
         await this.io.flush()
         for (const c of copies) await this.io.write(c.table.offset, c.bytes)
+      } catch (e) {
+        markDirty(copies.map((c) => c.table))
+        restoreBlocks()
+        throw e
       } finally {
         for (const c of copies) writeEnded(c.table)
       }

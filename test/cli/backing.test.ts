@@ -94,9 +94,14 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
   }
 
   describe.each(CHAINS.map((c, i) => ({ ...c, tag: `c${i}` })))('$name', (spec) => {
-    it('create -b -F (size from the backing or given) prints and makes what qemu-img does; info --backing-chain and map equal qemu-img', async () => {
+    it('create -b -F (size from the backing or given) prints and makes what qemu-img does; info --backing-chain and map equal qemu-img; convert reads through the chain', async () => {
       const { ours, theirs } = await twins(spec, `${spec.tag}-mk`)
       await expectSameChains(ours, theirs)
+      const flat = tmp.file(`${spec.tag}-flat.raw`)
+      const converted = await qcow(['convert', '-O', 'raw', ours, flat])
+      expect(converted.code, converted.stderr).toBe(0)
+      const sameFlat = await qemuImg(['compare', '-F', 'raw', ours, flat])
+      expect(sameFlat.code, sameFlat.stdout + sameFlat.stderr).toBe(0)
       for (const f of [ours, theirs]) {
         const json = { ours: await qcow(['info', '--backing-chain', '--output=json', f]), qemu: await qemuImg(['info', '--backing-chain', '--output=json', f]) }
         expect(json.ours.code).toBe(0)
@@ -160,6 +165,7 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
     await qemuImg(['create', '-q', '-f', 'qcow2', plain, '1M'])
     const cases: ReadonlyArray<ReadonlyArray<string>> = [
       ['commit', plain],
+      ['rebase', plain],
       ['create', '-f', 'qcow2', '-b', 'plain.qcow2', join(dir, 'nofmt.qcow2')],
       ['create', '-f', 'raw', '-b', 'plain.qcow2', '-F', 'qcow2', join(dir, 'r.raw'), '1M'],
       ['create', '-f', 'qcow2', '-b', 'missing.qcow2', '-F', 'qcow2', join(dir, 'm.qcow2')],
@@ -192,6 +198,18 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
       expect(m.ours.stdout).toBe(m.qemu.stdout)
       const c = await qcow(['compare', '--allow-backing-path', f, base])
       expect(c.code, c.stdout + c.stderr).toBe(0)
+    }
+    // A chain across directories: each relative name is taken from the directory of the image recording it.
+    await mkdir(join(dir, 'sub', 'deeper'), { recursive: true })
+    const deep = join(dir, 'sub', 'deeper', 'deep.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-b', '../top.qcow2', '-F', 'qcow2', deep])
+    await qemuIoRaw(['-c', 'write -P 3 64k 64k', deep])
+    for (const args of [['map', '--output=json'], ['map'], ['info', '--backing-chain', '--output=json'], ['info', '--backing-chain']]) {
+      const o = await qcow([...args, '--allow-backing-path', deep])
+      const q = await qemuImg([...args, deep])
+      expect(o.code, o.stderr).toBe(0)
+      if (args.includes('--output=json') && args[0] === 'info') expect(JSON.parse(o.stdout)).toEqual(JSON.parse(q.stdout))
+      else expect(o.stdout).toBe(q.stdout)
     }
     const made = await qcow(['create', '-q', '-f', 'qcow2', '-b', '../base.raw', '-F', 'raw', join(dir, 'sub', 'new.qcow2')])
     expect(made.code).toBe(1)

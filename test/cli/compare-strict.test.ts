@@ -32,7 +32,8 @@ const randomOp = (r: (n: number) => number): string => {
   }
 }
 
-const PAIRS = Number(process.env.QCOW_STRICT_PAIRS ?? 24)
+const PAIRS = Number(process.env.QCOW_STRICT_PAIRS ?? 16)
+const CHAIN_PAIRS = Number(process.env.QCOW_STRICT_CHAIN_PAIRS ?? 8)
 
 describeWithQemu('compare -s against qemu-img compare -s', () => {
   const tmp = useTempDir('qcow-cli-strict-')
@@ -60,6 +61,41 @@ describeWithQemu('compare -s against qemu-img compare -s', () => {
     }
     // The pairs exercise every verdict: identical, content mismatch, block status mismatch.
     expect([...outcomes].sort()).toEqual(['Content mismatch at offset N!\n', 'Images are identical.\n', 'Strict mode: Offset N block status mismatch!\n'])
+  })
+
+  it(`${CHAIN_PAIRS} random pairs of overlays over shorter, equal and qcow2 or raw backings: same message and exit code`, async () => {
+    const outcomes = new Set<string>()
+    for (let seed = 1; seed <= CHAIN_PAIRS; seed++) {
+      const r = generator(1000 + seed)
+      const common = Array.from({ length: r(4) }, () => randomOp(r))
+      const files: string[] = []
+      for (const side of ['a', 'b']) {
+        const base = tmp.file(`c${seed}-${side}-base`)
+        const baseSize = [SIZE / 2, SIZE, SIZE][r(3)]
+        const rawBase = r(4) === 0
+        if (rawBase) {
+          await qemuImg(['create', '-q', '-f', 'raw', '-o', 'preallocation=full', base, String(baseSize)])
+          await qemuIoRaw(['-f', 'raw', '-c', `write -P 1 0 ${baseSize}`, base])
+        } else {
+          await qemuImg(['create', '-q', '-f', 'qcow2', '-o', `cluster_size=${r(3) === 0 ? '4k' : '64k'}`, base, String(baseSize)])
+          const baseOps = [...common.filter((c) => !c.includes(` ${baseSize}`)), ...Array.from({ length: r(3) }, () => randomOp(r))]
+            .filter((c) => Number(c.split(' ').at(-2)) + Number(c.split(' ').at(-1)) <= baseSize)
+          if (baseOps.length > 0) await qemuIoRaw([...baseOps.flatMap((c) => ['-c', c]), base])
+        }
+        const top = tmp.file(`c${seed}-${side}.qcow2`)
+        await qemuImg(['create', '-q', '-f', 'qcow2', '-b', base, '-F', rawBase ? 'raw' : 'qcow2', top, String(SIZE)])
+        const ops = [...common, ...Array.from({ length: r(3) }, () => randomOp(r))]
+        if (ops.length > 0) await qemuIoRaw([...ops.flatMap((c) => ['-c', c]), top])
+        files.push(top)
+      }
+      for (const flags of [['-s'], []]) {
+        const q = await qemuImg(['compare', ...flags, ...files])
+        const o = await qcow(['compare', '--allow-backing-path', ...flags, ...files])
+        expect({ seed, flags, stdout: o.stdout, code: o.code }).toEqual({ seed, flags, stdout: q.stdout, code: q.code })
+        outcomes.add(q.stdout.replace(/[0-9]+/g, 'N'))
+      }
+    }
+    expect(outcomes.size).toBeGreaterThan(1)
   })
 
   describe('raw against qcow2', () => {

@@ -172,3 +172,8 @@ export const writeSnapshot = async (table: CachedTable, write: (bytes: Uint8Arra
     writeEnded(table)
   }
 }
+
+/** Marks tables dirty again after their write or the barrier after it failed, so a later flush retries them. */
+export const markDirty = (tables: ReadonlyArray<CachedTable>): void => {
+  for (const t of tables) t.dirty = true
+}

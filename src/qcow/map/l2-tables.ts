@@ -43,16 +43,26 @@ export const l2ForWrite = async (img: Image, index: number): Promise<CachedTable
     const { first: cluster } = await img.allocate(1)
     const offset = cluster * img.g.clusterSize
     const table = await img.l2Cache.create(offset, content)
+    const oldHi = img.l1.hi(index)
+    const oldLo = img.l1.lo(index)
     try {
       await img.writebackLock.run(async () => {
-        if (!img.lazy) await img.refcounts.writeDirtyBlocks()
-        await writeSnapshot(table, (bytes) => img.io.write(offset, bytes))
-        await img.io.flush()
+        const restoreBlocks = img.lazy ? () => undefined : await img.refcounts.writeDirtyBlocks()
+        try {
+          await writeSnapshot(table, (bytes) => img.io.write(offset, bytes))
+          await img.io.flush()
+        } catch (e) {
+          restoreBlocks()
+          throw e
+        }
       })
       img.l1.set(index, offset)
       await img.l1.writeEntry(img.io, index)
     } catch (e) {
+      // The new table never became reachable on disk: memory goes back to the old entry (the cluster leaks).
+      img.l1.restore(index, oldHi, oldLo)
       img.l2Cache.release(table)
+      img.l2Cache.drop(offset)
       throw e
     }
     if (old !== 0) img.pendingFrees.push({ firstCluster: old / img.g.clusterSize, count: 1 })
