@@ -18,7 +18,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--runs N] [--only IDS
   --quick       shrink every size (a smoke run of a few seconds); never writes RESULTS.md
   --json        print {"workloads":[{name, ours, theirs, unit, ratio, ...}]} instead of the table
   --runs N      measured runs per side (default 3, quick 1)
-  --only IDS    comma-separated workload ids to run (e.g. 1,2,3,4 or 9.1); the group of each id runs
+  --only IDS    comma-separated workload ids to run (e.g. 3,4 or 9.1); the group of each id runs, after the
+                groups it needs (2, 3 and 4 need 1)
   --results F   write the results Markdown to F (default bench/RESULTS.md; with --only, only when given)
   --no-results  do not write the results Markdown
   --no-profile  do not profile workloads that miss their target`
@@ -60,7 +61,10 @@ const main = async (): Promise<number> => {
     process.stderr.write(`bench: --runs must be an integer from 1 to 100\n`)
     return 2
   }
-  const only = options.only?.split(',').map((id) => id.trim())
+  const groups = workloadGroups(sizes)
+  const selected = options.only?.split(',').map((id) => id.trim())
+  // A selected group brings along the groups it requires (workloads 2-4 read the images workload 1 writes).
+  const only = selected?.concat(groups.filter((g) => g.rows.some((row) => selected.includes(row.id))).flatMap((g) => g.requires ?? []))
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`)
   const scratchRoot = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
   const dir = mkdtempSync(path.join(scratchRoot, 'qcow-ts-bench-'))
@@ -70,7 +74,7 @@ const main = async (): Promise<number> => {
   const reports: WorkloadReport[] = []
   const profiles: GroupProfile[] = []
   try {
-    for (const group of workloadGroups(sizes)) {
+    for (const group of groups) {
       if (only !== undefined && !group.rows.some((row) => only.includes(row.id))) continue
       const profileDir = profileRoot === undefined ? undefined : path.join(profileRoot, group.rows[0].id)
       if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })

@@ -34,6 +34,8 @@ export interface Group {
   readonly theirs: (ctx: Context, run: number) => Promise<Outcome>
   /** Files removed once the group is done. */
   readonly cleanup?: (ctx: Context) => ReadonlyArray<string>
+  /** Ids of rows whose group must run first (it leaves the images this group uses). */
+  readonly requires?: ReadonlyArray<string>
 }
 
 const MiB = 1024 * 1024
@@ -99,16 +101,19 @@ const streamGroups = (sizes: Sizes): Group[] => {
       theirs: theirsStream('theirs.qcow2', writes64, true),
     },
     {
+      requires: ['1'],
       rows: [{ id: '2', name: 'seq 64 KiB writes, allocated image', unit: 'MiB/s', target: { kind: 'ratio', min: 1 } }],
       ours: oursStream('ours.qcow2', writes64, false),
       theirs: theirsStream('theirs.qcow2', writes64, false),
     },
     {
+      requires: ['1'],
       rows: [{ id: '3', name: 'seq 64 KiB reads', unit: 'MiB/s', target: { kind: 'ratio', min: 1 } }],
       ours: oursStream('ours.qcow2', reads64, false, true),
       theirs: theirsStream('theirs.qcow2', reads64, false),
     },
     {
+      requires: ['1'],
       rows: [{ id: '4', name: '4 KiB scattered reads', unit: 'MiB/s', target: { kind: 'ratio', min: 0.5 } }],
       ours: oursStream('ours.qcow2', reads4, false, true),
       theirs: theirsStream('theirs.qcow2', reads4, false),

@@ -6,7 +6,7 @@ import { isZero } from '../index.js'
 import { fromQcowError, type CliFailure } from './failure.js'
 import { SECTOR } from './format.js'
 import type { Image } from './image.js'
-import { writeZeroesQcow } from './maintenance.js'
+import { discardQcow, writeZeroesQcow } from './maintenance.js'
 
 /** Reads `length` bytes at byte `offset` (any alignment). */
 export const readBytes = (image: Image, offset: number, length: number): TE.TaskEither<CliFailure, Uint8Array> => {
@@ -77,20 +77,20 @@ const zeroByData = (image: Image, offset: number, length: number): TE.TaskEither
 export type ZeroMode = 'zero' | 'zero-unmap' | 'discard'
 
 /**
- * Makes `[offset, offset + length)` read as zeroes. Whole sectors use the qcow2 engine's discard or
- * zero write when it has them; everything else is zeroed by data where it is not zero already.
+ * Makes `[offset, offset + length)` read as zeroes. Whole sectors of a qcow2 image use the engine's
+ * discard or zero write; everything else is zeroed by data where it is not zero already.
  */
 export const zeroBytes = (image: Image, offset: number, length: number, mode: ZeroMode): TE.TaskEither<CliFailure, void> => {
   const { head, sector, sectors, tailStart, tail } = splitAligned(offset, length)
   const qcow = image.qcow
-  const middle = (): TE.TaskEither<CliFailure, void> => {
-    if (sectors === 0) return TE.right(undefined)
-    if (qcow !== undefined && mode === 'discard' && qcow.discard !== undefined) {
-      return pipe(qcow.discard(sector, sectors), TE.mapLeft(fromQcowError(image.path)))
-    }
-    const viaEngine = qcow === undefined ? undefined : writeZeroesQcow(image.path, qcow, sector, sectors, mode !== 'zero')
-    return viaEngine ?? zeroByData(image, sector * SECTOR, sectors * SECTOR)
-  }
+  const middle = (): TE.TaskEither<CliFailure, void> =>
+    sectors === 0
+      ? TE.right(undefined)
+      : qcow === undefined
+        ? zeroByData(image, sector * SECTOR, sectors * SECTOR)
+        : mode === 'discard'
+          ? discardQcow(image.path, qcow, sector, sectors)
+          : writeZeroesQcow(image.path, qcow, sector, sectors, mode === 'zero-unmap')
   return pipe(
     zeroByData(image, offset, head),
     TE.chain(middle),

@@ -8,7 +8,8 @@ import { decodeOutput, orFail, qemuJson, quietWhen, type CliContext, type Output
 import { failure, type CliFailure } from './failure.js'
 import { decodeOptionalFormat } from './format.js'
 import { openImage, withImage, type Image } from './image.js'
-import { checkImage, repairImage, type CheckReport } from './maintenance.js'
+import type { CheckReport } from '../index.js'
+import { checkImage, repairImage } from './maintenance.js'
 
 /** qemu-img's exit code for "this format cannot be checked". */
 export const EXIT_NO_CHECK = 63
@@ -32,7 +33,7 @@ export const checkJson = (image: Pick<Image, 'path' | 'format'>, report: CheckRe
   return {
     'image-end-offset': report.imageEndOffset,
     'total-clusters': report.totalClusters,
-    'check-errors': report.checkErrors ?? 0,
+    'check-errors': report.checkErrors,
     ...optional('corruptions', report.corruptions),
     ...optional('leaks', report.leaks),
     ...optional('corruptions-fixed', fixed.corruptions),
@@ -50,7 +51,7 @@ const percent = (part: number, whole: number): string => ((part * 100) / whole).
 /** The human report, as `qemu-img check` prints it. */
 export const renderCheckHuman = (r: CheckReport): string => {
   const lines: string[] = []
-  const errors = r.checkErrors ?? 0
+  const errors = r.checkErrors
   if (r.corruptions === 0 && r.leaks === 0 && errors === 0) lines.push('No errors were found on the image.')
   if (r.corruptions > 0) {
     lines.push('', `${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.')
@@ -62,8 +63,8 @@ export const renderCheckHuman = (r: CheckReport): string => {
   if (r.totalClusters !== 0 && r.allocatedClusters !== 0) {
     lines.push(
       `${r.allocatedClusters}/${r.totalClusters} = ${percent(r.allocatedClusters, r.totalClusters)}% allocated, ` +
-        `${percent(r.fragmentedClusters ?? 0, r.allocatedClusters)}% fragmented, ` +
-        `${percent(r.compressedClusters ?? 0, r.allocatedClusters)}% compressed clusters`,
+        `${percent(r.fragmentedClusters, r.allocatedClusters)}% fragmented, ` +
+        `${percent(r.compressedClusters, r.allocatedClusters)}% compressed clusters`,
     )
   }
   if (r.imageEndOffset !== 0) lines.push(`Image end offset: ${r.imageEndOffset}`)
@@ -79,10 +80,10 @@ export const renderRepairHuman = (fixed: Fixed): string =>
 
 /** qemu-img check's exit code for a report: 1 check errors, 2 corruptions, 3 leaks only, 0 clean. */
 export const checkExitCode = (r: CheckReport): number =>
-  (r.checkErrors ?? 0) > 0 ? 1 : r.corruptions > 0 ? 2 : r.leaks > 0 ? 3 : 0
+  (r.checkErrors) > 0 ? 1 : r.corruptions > 0 ? 2 : r.leaks > 0 ? 3 : 0
 
 const problemLines = (r: CheckReport): string =>
-  (r.problems ?? []).map((p) => `${typeof p === 'string' ? p : p.message}\n`).join('')
+  r.problems.map((p) => `${p}\n`).join('')
 
 /** Checks (and with `repair`, repairs then re-checks) an open image, printing as qemu-img check does; resolves to its exit code. */
 export const checkAndReport = (ctx: CliContext, image: Image, output: Output, repair: Repair | undefined): TE.TaskEither<CliFailure, number> => {
@@ -95,12 +96,8 @@ export const checkAndReport = (ctx: CliContext, image: Image, output: Output, re
       if (repair === undefined) return TE.right({ report: before, fixed: { leaks: 0, corruptions: 0 } })
       return pipe(
         repairImage(image.path, qcow, repair),
-        TE.chain((reported) => pipe(checkImage(image.path, qcow), TE.map((after) => ({ reported, after })))),
-        TE.map(({ reported, after }) => {
-          const fixed = {
-            leaks: reported.leaksFixed ?? Math.max(0, before.leaks - after.leaks),
-            corruptions: reported.corruptionsFixed ?? Math.max(0, before.corruptions - after.corruptions),
-          }
+        TE.map((after) => {
+          const fixed = { leaks: after.leaksFixed, corruptions: after.corruptionsFixed }
           if (output === 'human') ctx.console.out(renderRepairHuman(fixed))
           return { report: after, fixed }
         }),
@@ -129,7 +126,7 @@ const run = (ctx: CliContext, file: string, flags: CheckFlags): TE.TaskEither<Cl
     TE.fromEither,
     TE.chain(({ output, format, repair }) =>
       pipe(
-        openImage(file, { withoutBacking: true, readOnly: repair === undefined, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { withoutBacking: true, readOnly: repair === undefined, forRepair: repair !== undefined, ...(format === undefined ? {} : { format }) }),
         withImage((image) => checkAndReport(quietWhen(ctx, flags.quiet), image, output, repair)),
       ),
     ),

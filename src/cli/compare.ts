@@ -10,6 +10,7 @@ import { decodeOptionalFormat, SECTOR } from './format.js'
 import { dataRanges, extentsOf } from './extents.js'
 import { openImage, withImage, type Image } from './image.js'
 import { readBytes } from './bytes.js'
+import { firstStatusMismatch, statusRuns } from './block-status.js'
 import { clipRanges, unionRanges, walkRanges, type Range } from './ranges.js'
 
 /** Bytes compared per read. */
@@ -75,9 +76,23 @@ const firstDataPast = (longer: Image, from: number): TE.TaskEither<CliFailure, n
     ),
   )
 
-/** Compares two open images, printing qemu-img's messages; 0 identical, 1 different. */
+/** Prints the content verdict as qemu-img does. */
+const reporter = (out: (text: string) => void) => (at: number | undefined): number => {
+  if (at === undefined) {
+    out('Images are identical.\n')
+    return 0
+  }
+  out(`Content mismatch at offset ${sectorOf(at)}!\n`)
+  return 1
+}
+
+/**
+ * Compares two open images, printing qemu-img's messages; 0 identical, 1 different. Strict mode also
+ * fails on different sizes and at the first run whose block status (allocation, zero, data) differs.
+ */
 export const compareImages = (ctx: CliContext, a: Image, b: Image, strict: boolean): TE.TaskEither<CliFailure, number> => {
   const out = ctx.console.out
+  const report = reporter(out)
   if (a.sizeBytes !== b.sizeBytes && strict) {
     out('Strict mode: Image size mismatch!\n')
     return TE.right(1)
@@ -88,21 +103,33 @@ export const compareImages = (ctx: CliContext, a: Image, b: Image, strict: boole
     out('Warning: Image size mismatch!\n')
     return firstDataPast(longer, shorter.sizeBytes)
   }
+  const statusMismatch: TE.TaskEither<CliFailure, number | undefined> = strict
+    ? pipe(
+        TE.Do,
+        TE.bind('sa', () => statusRuns(a)),
+        TE.bind('sb', () => statusRuns(b)),
+        TE.map(({ sa, sb }) => firstStatusMismatch(sa, sb)),
+      )
+    : TE.right(undefined)
   return pipe(
-    firstMismatchInCommon(a, b),
-    TE.chain((at) => (at !== undefined ? TE.right<CliFailure, number | undefined>(at) : pastCommonPart())),
-    TE.map((at) => {
-      if (at === undefined) {
-        out('Images are identical.\n')
-        return 0
+    TE.Do,
+    TE.bind('status', () => statusMismatch),
+    TE.bind('content', () => firstMismatchInCommon(a, b)),
+    TE.chain(({ status, content }) => {
+      if (status !== undefined && (content === undefined || content >= status)) {
+        out(`Strict mode: Offset ${status} block status mismatch!\n`)
+        return TE.right(1)
       }
-      out(`Content mismatch at offset ${sectorOf(at)}!\n`)
-      return 1
+      return pipe(
+        content !== undefined ? TE.right<CliFailure, number | undefined>(content) : pastCommonPart(),
+        TE.map(report),
+      )
     }),
   )
 }
 
 interface CompareFlags {
+  readonly allowBackingPath?: boolean
   readonly format?: string
   readonly secondFormat?: string
   readonly strict?: boolean
@@ -117,10 +144,10 @@ const run = (ctx: CliContext, fileA: string, fileB: string, flags: CompareFlags)
     TE.fromEither,
     TE.chain(({ fa, fb }) =>
       pipe(
-        openImage(fileA, { readOnly: true, ...(fa === undefined ? {} : { format: fa }) }),
+        openImage(fileA, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(fa === undefined ? {} : { format: fa }) }),
         withImage((a) =>
           pipe(
-            openImage(fileB, { readOnly: true, ...(fb === undefined ? {} : { format: fb }) }),
+            openImage(fileB, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(fb === undefined ? {} : { format: fb }) }),
             withImage((b) => compareImages(quietWhen(ctx, flags.quiet), a, b, flags.strict === true)),
           ),
         ),
@@ -139,4 +166,5 @@ export const compareCommand = (ctx: CliContext): Command =>
     .option('-F, --second-format <fmt>', 'format of the second image; probed when absent')
     .option('-s, --strict', 'images of different sizes are different')
     .option('-q, --quiet', 'print nothing; the exit code tells')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (a: string, b: string, flags: CompareFlags) => ctx.finish(await run(ctx, a, b, flags)()))

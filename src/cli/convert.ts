@@ -68,6 +68,7 @@ export const copyImage = (src: Image, dst: Image, granule: number, progress: Pro
   )
 
 interface ConvertFlags {
+  readonly allowBackingPath?: boolean
   readonly format?: string
   readonly outputFormat: string
   readonly options?: ReadonlyArray<string>
@@ -87,7 +88,7 @@ const run = (ctx: CliContext, source: string, target: string, flags: ConvertFlag
     TE.fromEither,
     TE.chain(({ inFormat, outFormat, options }) =>
       pipe(
-        openImage(source, { readOnly: true, ...(inFormat === undefined ? {} : { format: inFormat }) }),
+        openImage(source, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(inFormat === undefined ? {} : { format: inFormat }) }),
         withImage((src) =>
           pipe(
             createImage(target, outFormat, src.sizeBytes, options),
@@ -123,6 +124,7 @@ export const convertCommand = (ctx: CliContext): Command =>
     .option('-O, --output-format <fmt>', 'target format: raw or qcow2', 'raw')
     .option('-o, --options <key=value,...>', 'target options, as for create', collect)
     .option('-p, --progress', 'show a progress bar when standard output is a terminal')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (source: string, target: string, flags: ConvertFlags) =>
       ctx.finish(await run(ctx, source, target, flags)()),
     )

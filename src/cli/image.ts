@@ -1,8 +1,8 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
-import { dirname } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { confineTo, FileBlock, makeQcow, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { confineTo, FileBlock, makeQcow, openBackingFile, type BackingGate, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
@@ -37,7 +37,35 @@ export interface OpenChoices {
    * every name confined to the image's own directory.
    */
   readonly withoutBacking?: boolean
+  /** Open a qcow2 image marked corrupt read-write so that it can be repaired (`check -r`). */
+  readonly forRepair?: boolean
+  /** `--allow-backing-path`: open any backing name (absolute, `..`), not only files inside the image's directory. */
+  readonly allowBackingPath?: boolean
 }
+
+/**
+ * `--allow-backing-path`: admits every name, each relative one taken, as qemu takes it, from the
+ * directory of the image that records it. The engine admits a chain's names top down, each after
+ * the layer above is open, so the directory of the last admitted file is that of the next name's image.
+ */
+const followingGate = (imagePath: string): BackingGate => {
+  let directory = dirname(imagePath)
+  return {
+    admit: (name) => {
+      const path = isAbsolute(name) ? name : join(directory, name)
+      directory = dirname(path)
+      return TE.right({ key: path, open: (mode) => openBackingFile(path, mode) })
+    },
+    probe: false,
+  }
+}
+
+/**
+ * The gate through which the backing files of the image at `imagePath` are opened: names confined to
+ * the image's directory, or with `allowPath` any name.
+ */
+export const backingGate = (imagePath: string, allowPath: boolean): BackingGate =>
+  allowPath ? followingGate(imagePath) : confineTo(dirname(imagePath))
 
 const sizeOf = (path: string, device: BlockDevice<QcowError>): TE.TaskEither<CliFailure, number> =>
   pipe(
@@ -75,7 +103,9 @@ const releaseOnFailure =
       TE.orElse((f) => pipe(disconnectQuietly(device), TE.chain(() => TE.left<CliFailure, A>(f)))),
     )
 
-const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boolean, withoutBacking: boolean): TE.TaskEither<CliFailure, Image> => {
+const wrap = (path: string, format: Format, file: FileBlockDevice, choices: OpenChoices): TE.TaskEither<CliFailure, Image> => {
+  const { readOnly } = choices
+  const repairCorrupt = choices.forRepair === true
   if (format === 'raw') {
     return pipe(
       sizeOf(path, file),
@@ -83,7 +113,7 @@ const wrap = (path: string, format: Format, file: FileBlockDevice, readOnly: boo
     )
   }
   return pipe(
-    Qcow2Files.connect(file, withoutBacking ? { readOnly, backing: null } : { readOnly, gate: confineTo(dirname(path)) }),
+    Qcow2Files.connect(file, choices.withoutBacking === true ? { readOnly, repairCorrupt, backing: null } : { readOnly, repairCorrupt, gate: backingGate(path, choices.allowBackingPath === true) }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -104,7 +134,7 @@ export const openImage = (path: string, choices: OpenChoices): TE.TaskEither<Cli
       pipe(
         choices.format === undefined ? probe(path, file) : TE.right<CliFailure, Format>(choices.format),
         releaseOnFailure(file),
-        TE.chain((format) => wrap(path, format, file, choices.readOnly, choices.withoutBacking === true)),
+        TE.chain((format) => wrap(path, format, file, choices)),
       ),
     ),
   )
@@ -114,15 +144,26 @@ const truncate = (path: string, file: FileBlockDevice, sizeSectors: number): TE.
     ? TE.left(failure('the file device cannot be resized', path))
     : pipe(file.resize(sizeSectors), TE.mapLeft(fromQcowError(path)))
 
+/** A backing file for a new qcow2 image: its name (relative to the new image's directory) and format. */
+export interface NewBacking {
+  readonly file: string
+  readonly format: Format
+  /** `-u`: record the name without opening the file (the size must then be given). */
+  readonly unsafe: boolean
+  readonly allowPath: boolean
+}
+
 /**
  * Creates (or overwrites) an image of `sizeBytes` bytes, a multiple of 512, and returns it open
- * read-write. A raw image is a sparse file of that size; a qcow2 image is empty.
+ * read-write. A raw image is a sparse file of that size; a qcow2 image is empty. A qcow2 image may
+ * have a backing file, whose size is the default (`sizeBytes` undefined).
  */
 export const createImage = (
   path: string,
   format: Format,
-  sizeBytes: number,
+  sizeBytes: number | undefined,
   options: ImageOptions,
+  backing?: NewBacking,
 ): TE.TaskEither<CliFailure, Image> =>
   pipe(
     FileBlock.connect({ path, create: true }),
@@ -133,19 +174,31 @@ export const createImage = (
         TE.chain(() =>
           format === 'raw'
             ? pipe(
-                truncate(path, file, sizeBytes / SECTOR),
-                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes, writable: true })),
+                truncate(path, file, (sizeBytes ?? 0) / SECTOR),
+                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes: sizeBytes ?? 0, writable: true })),
               )
             : pipe(
                 Qcow2Files.create(file, {
-                  size: sizeBytes,
+                  ...(sizeBytes === undefined ? {} : { size: sizeBytes }),
+                  ...(backing === undefined
+                    ? {}
+                    : {
+                        backingFile: backing.file,
+                        backingFormat: backing.format,
+                        ...(backing.unsafe ? { backing: null } : { gate: backingGate(path, backing.allowPath) }),
+                      }),
                   ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
                   ...(options.compat === undefined ? {} : { compat: options.compat }),
                   ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
                   ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
                 }),
                 TE.mapLeft(fromQcowError(path)),
-                TE.map((qcow): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes, writable: true })),
+                TE.chain((qcow) =>
+                  pipe(
+                    sizeOf(path, qcow),
+                    TE.map((size): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes: size, writable: true })),
+                  ),
+                ),
               ),
         ),
         releaseOnFailure(file),
@@ -179,3 +232,25 @@ export const withImage =
         ),
       ),
     )
+
+/** A backing device opened for `rebase`, with what closes it. */
+export interface OpenedBacking {
+  readonly device: BlockDevice<QcowError>
+  readonly format: Format
+  readonly close: TE.TaskEither<CliFailure, void>
+}
+
+/**
+ * Opens `name` (relative to the directory of the image at `imagePath`) read-only as a new backing,
+ * after the same gate that guards implicit opens admits it.
+ */
+export const openNewBacking = (imagePath: string, name: string, format: Format, allowPath: boolean): TE.TaskEither<CliFailure, OpenedBacking> => {
+  const gate = backingGate(imagePath, allowPath)
+  const path = isAbsolute(name) ? name : join(dirname(imagePath), name)
+  return pipe(
+    gate.admit(name),
+    TE.mapLeft(fromQcowError(imagePath)),
+    TE.chain(() => openImage(path, { readOnly: true, allowBackingPath: allowPath, format })),
+    TE.map((image) => ({ device: image.disk, format: image.format, close: closeImage(image) })),
+  )
+}

@@ -3,12 +3,13 @@ import { stat } from 'node:fs/promises'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
-import { type QcowHeader } from '../index.js'
+import type { BlockDevice, QcowDevice, QcowError, QcowHeader } from '../index.js'
 import { decodeOutput, orFail, qemuJson, type CliContext } from './context.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { decodeOptionalFormat, type Format } from './format.js'
 import { sizeToString } from './human.js'
 import { openImage, withImage, type Image } from './image.js'
+import { combinePaths } from './paths.js'
 
 /** The JSON object `qemu-img info --output=json` prints, field for field. */
 export interface InfoJson {
@@ -50,11 +51,7 @@ const qcow2Specific = (h: QcowHeader): Qcow2SpecificJson =>
         'extended-l2': (h.incompatibleFeatures & EXTENDED_L2_BIT) !== 0n,
       }
 
-/** qemu's path_combine: a relative backing name is taken from the image's directory, without normalising. */
-const combinePaths = (imagePath: string, backing: string): string =>
-  backing.startsWith('/') || !imagePath.includes('/') ? backing : `${imagePath.slice(0, imagePath.lastIndexOf('/') + 1)}${backing}`
-
-const backingFields = (image: Image, h: QcowHeader) =>
+const backingFields = (image: InfoSource, h: QcowHeader) =>
   h.backingFile === undefined
     ? {}
     : {
@@ -69,8 +66,11 @@ const actualSize = (file: string): TE.TaskEither<CliFailure, number> =>
     () => failure('cannot read the file\'s allocated size', file),
   )
 
+/** What info reads from an image or a layer of its backing chain. */
+type InfoSource = Pick<Image, 'path' | 'format' | 'qcow' | 'sizeBytes'>
+
 /** Builds the info object of an open image. */
-export const imageInfo = (image: Image): TE.TaskEither<CliFailure, InfoJson> =>
+export const imageInfo = (image: InfoSource): TE.TaskEither<CliFailure, InfoJson> =>
   pipe(
     actualSize(image.path),
     TE.chain((actual) =>
@@ -128,7 +128,39 @@ export const renderInfoHuman = (info: InfoJson): string =>
 interface InfoFlags {
   readonly format?: string
   readonly output: string
+  readonly backingChain?: boolean
+  readonly allowBackingPath?: boolean
 }
+
+/** A backing device reported as qcow2 is a qcow device. */
+const asQcow = (device: BlockDevice<QcowError>): QcowDevice | undefined =>
+  typeof (device as Partial<QcowDevice>).header === 'function' ? (device as QcowDevice) : undefined
+
+/** The image and every layer below it, each named as qemu names it (relative to the layer above). */
+const chainSources = (image: Image): TE.TaskEither<CliFailure, ReadonlyArray<InfoSource>> =>
+  image.qcow === undefined
+    ? TE.right([image])
+    : pipe(
+        image.qcow.backingChain(),
+        TE.mapLeft(fromQcowError(image.path)),
+        TE.map((chain) => {
+          const sources: InfoSource[] = [image]
+          for (const layer of chain) {
+            const above = sources[sources.length - 1].path
+            sources.push({
+              path: combinePaths(above, layer.name ?? ''),
+              format: layer.format,
+              qcow: layer.format === 'qcow2' ? asQcow(layer.device) : undefined,
+              sizeBytes: layer.sizeBytes,
+            })
+          }
+          return sources
+        }),
+      )
+
+/** `info --backing-chain`: every layer's info, top first (a JSON list; human blocks separated by a blank line). */
+const chainInfo = (image: Image): TE.TaskEither<CliFailure, ReadonlyArray<InfoJson>> =>
+  pipe(chainSources(image), TE.chain(TE.traverseSeqArray(imageInfo)))
 
 const run = (ctx: CliContext, file: string, flags: InfoFlags): TE.TaskEither<CliFailure, number> =>
   pipe(
@@ -137,10 +169,19 @@ const run = (ctx: CliContext, file: string, flags: InfoFlags): TE.TaskEither<Cli
     TE.bind('format', () => TE.fromEither(orFail(decodeOptionalFormat(flags.format)))),
     TE.chain(({ output, format }) =>
       pipe(
-        openImage(file, { withoutBacking: true, readOnly: true, ...(format === undefined ? {} : { format }) }),
-        withImage(imageInfo),
-        TE.map((info) => {
-          ctx.console.out(output === 'json' ? qemuJson(info) : renderInfoHuman(info))
+        flags.backingChain === true
+          ? pipe(
+              openImage(file, { readOnly: true, allowBackingPath: flags.allowBackingPath === true, ...(format === undefined ? {} : { format }) }),
+              withImage(chainInfo),
+              TE.map((infos) => (output === 'json' ? qemuJson(infos) : infos.map(renderInfoHuman).join('\n'))),
+            )
+          : pipe(
+              openImage(file, { withoutBacking: true, readOnly: true, ...(format === undefined ? {} : { format }) }),
+              withImage(imageInfo),
+              TE.map((info) => (output === 'json' ? qemuJson(info) : renderInfoHuman(info))),
+            ),
+        TE.map((text) => {
+          ctx.console.out(text)
           return 0
         }),
       ),
@@ -154,4 +195,6 @@ export const infoCommand = (ctx: CliContext): Command =>
     .argument('<file>', 'image file')
     .option('-f, --format <fmt>', 'image format (raw or qcow2); probed when absent')
     .option('--output <fmt>', 'human or json', 'human')
+    .option('--backing-chain', 'also show every backing file below the image')
+    .option('--allow-backing-path', 'with --backing-chain: allow backing files outside the image\'s directory')
     .action(async (file: string, flags: InfoFlags) => ctx.finish(await run(ctx, file, flags)()))

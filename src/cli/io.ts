@@ -111,6 +111,7 @@ export const runIoCommands = (ctx: CliContext, image: Image, commands: ReadonlyA
   }
 
 interface IoFlags {
+  readonly allowBackingPath?: boolean
   readonly cmd?: ReadonlyArray<string>
   readonly readOnly?: boolean
   readonly format?: string
@@ -128,7 +129,7 @@ const run = (ctx: CliContext, file: string, flags: IoFlags): TE.TaskEither<CliFa
     TE.fromEither,
     TE.chain(({ format, commands }) =>
       pipe(
-        openImage(file, { readOnly: flags.readOnly === true, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { allowBackingPath: flags.allowBackingPath === true, readOnly: flags.readOnly === true, ...(format === undefined ? {} : { format }) }),
         withImage((image) => runIoCommands(ctx, image, commands)),
       ),
     ),
@@ -142,4 +143,5 @@ export const ioCommand = (ctx: CliContext): Command =>
     .option('-c, --cmd <command>', 'command to run (repeatable, run in order): "read [-P pattern] OFF LEN", "write [-P pattern | -z [-u]] OFF LEN", "discard OFF LEN", "flush"', collect)
     .option('-r, --read-only', 'open the image read-only')
     .option('-f, --format <fmt>', 'image format; probed when absent')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (file: string, flags: IoFlags) => ctx.finish(await run(ctx, file, flags)()))

@@ -1,6 +1,7 @@
 // The `qcow` command: argument parsing with commander, dispatch to one subcommand, and the exit code.
 import { Command, CommanderError } from 'commander'
 import { checkCommand } from './check.js'
+import { commitCommand } from './commit.js'
 import { compareCommand } from './compare.js'
 import { processConsole, type CliConsole } from './console.js'
 import { makeContext, type CliContext } from './context.js'
@@ -9,6 +10,7 @@ import { createCommand } from './create.js'
 import { infoCommand } from './info.js'
 import { ioCommand } from './io.js'
 import { mapCommand } from './map.js'
+import { rebaseCommand } from './rebase.js'
 import { resizeCommand } from './resize.js'
 import { packageVersion } from './version.js'
 
@@ -21,6 +23,8 @@ const SUBCOMMANDS: ReadonlyArray<(ctx: CliContext) => Command> = [
   compareCommand,
   resizeCommand,
   ioCommand,
+  commitCommand,
+  rebaseCommand,
 ]
 
 /** Sends commander's help to our console and its errors to stderr as `qcow: <sentence>`, and stops it exiting. */

@@ -8,11 +8,10 @@ import { failure, type CliFailure } from './failure.js'
 import { decodeOptionalFormat } from './format.js'
 import { extentsOf, type Extent } from './extents.js'
 import { openImage, withImage, type Image } from './image.js'
-import { notSupportedYet, supports } from './maintenance.js'
 
 /** One entry exactly as qemu-img writes it: `{ "start": 0, ..., "offset": 327680}`. */
 const jsonEntry = (e: Extent): string =>
-  `{ "start": ${e.start}, "length": ${e.length}, "depth": 0, "present": ${e.present}, "zero": ${e.zero}, "data": ${e.data}` +
+  `{ "start": ${e.start}, "length": ${e.length}, "depth": ${e.depth}, "present": ${e.present}, "zero": ${e.zero}, "data": ${e.data}` +
   `${e.offset === undefined ? '' : `, "offset": ${e.offset}`}}`
 
 /** The JSON form: a list with one entry per line. */
@@ -27,13 +26,12 @@ export const renderMapHuman = (image: Pick<Image, 'path'>, extents: ReadonlyArra
   for (const e of extents) {
     if (!e.data || e.zero) continue
     if (e.offset === undefined) return E.left(failure('the image contains compressed clusters, which have no single host offset; use --output=json', image.path))
-    rows.push(`${hexColumn(e.start)}${hexColumn(e.length)}${hexColumn(e.offset)}${image.path}\n`)
+    rows.push(`${hexColumn(e.start)}${hexColumn(e.length)}${hexColumn(e.offset)}${e.file}\n`)
   }
   return E.right(rows.join(''))
 }
 
 const mapAndPrint = (ctx: CliContext, image: Image, output: Output): TE.TaskEither<CliFailure, number> => {
-  if (image.qcow !== undefined && !supports(image.qcow, 'map')) return TE.left(notSupportedYet(image.path, 'map'))
   return pipe(
     extentsOf(image),
     TE.chainEitherK((extents) => (output === 'json' ? E.right(renderMapJson(extents)) : renderMapHuman(image, extents))),
@@ -45,6 +43,7 @@ const mapAndPrint = (ctx: CliContext, image: Image, output: Output): TE.TaskEith
 }
 
 interface MapFlags {
+  readonly allowBackingPath?: boolean
   readonly format?: string
   readonly output: string
 }
@@ -57,7 +56,7 @@ const run = (ctx: CliContext, file: string, flags: MapFlags): TE.TaskEither<CliF
     TE.fromEither,
     TE.chain(({ output, format }) =>
       pipe(
-        openImage(file, { readOnly: true, ...(format === undefined ? {} : { format }) }),
+        openImage(file, { allowBackingPath: flags.allowBackingPath === true, readOnly: true, ...(format === undefined ? {} : { format }) }),
         withImage((image) => mapAndPrint(ctx, image, output)),
       ),
     ),
@@ -70,4 +69,5 @@ export const mapCommand = (ctx: CliContext): Command =>
     .argument('<file>', 'image file')
     .option('-f, --format <fmt>', 'image format; probed when absent')
     .option('--output <fmt>', 'human or json', 'human')
+    .option('--allow-backing-path', 'allow backing files outside the image\'s directory')
     .action(async (file: string, flags: MapFlags) => ctx.finish(await run(ctx, file, flags)()))

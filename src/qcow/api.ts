@@ -49,6 +49,12 @@ export interface ConnectOptions extends BackingOptions {
   readonly l2CacheBytes?: number
   /** Upper bound, in bytes, of the refcount block cache. */
   readonly refcountCacheBytes?: number
+  /**
+   * Open an image whose corrupt bit is set read-write, only so that `repair()` can fix it (what
+   * `qemu-img check -r` does). Guest writes stay refused with `Corrupt` until a repair leaves the
+   * image free of corruption, which also clears the bit.
+   */
+  readonly repairCorrupt?: boolean
 }
 
 /** A named feature bit, from the image's feature-name table or from the bits this library knows. */
@@ -138,6 +144,16 @@ export interface MapExtent {
   readonly offset?: number
 }
 
+/** One extent of `device.mapChain()`: a map extent and the layer describing it. */
+export interface ChainExtent extends MapExtent {
+  /**
+   * The layer, as `qemu-img map` counts: 0 this image, 1 its backing, and so on; past the end of a
+   * shorter backing, the last layer covering the range. `present` then means allocated in that layer
+   * (a raw backing counts as allocated).
+   */
+  readonly depth: number
+}
+
 /** What `device.check()` reports; the counts equal `qemu-img check --output=json` on the same image. */
 export interface CheckReport {
   readonly corruptions: number
@@ -204,6 +220,11 @@ export interface QcowDevice extends BlockDevice<QcowError> {
   seekUnmapped(fromSector: number): TaskEither<QcowError, number>
   /** The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like qemu-img map. */
   map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
+  /**
+   * The map of the same range through the backing chain, like `qemu-img map --output=json`: ranges
+   * this image leaves unallocated are described by the layer serving them, with its `depth`.
+   */
+  mapChain(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<ChainExtent>>
   /** Deallocates whole clusters of the range and zeroes partial ones: the range reads as zeroes afterwards. */
   discard(sector: number, sectors: number): TaskEither<QcowError, void>
   /** Makes the range read as zeroes: ZERO clusters (version 3) for whole clusters, zero data elsewhere. */

@@ -1,6 +1,6 @@
 // The state of one open image and the operations every path shares: locks, caches, header updates, allocation, corruption.
 import type { BlockDevice } from '../block/device.js'
-import { TableCache, snapshotForWrite, type CachedTable } from './cache/table-cache.js'
+import { TableCache, markDirty, snapshotForWrite, writeEnded, writeSnapshot, type CachedTable } from './cache/table-cache.js'
 import { corrupt as corruptError, type QcowError } from './errors.js'
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './format/constants.js'
 import { compressedLayout, type CompressedLayout } from './format/entries.js'
@@ -66,6 +66,8 @@ export class Image {
   corruptFound = false
   /** Base bytes at and past this offset, not yet written by the engine, read as zeroes. */
   zeroFrom: number
+  /** The last cluster decompressed, by its L2 entry (like QEMU's cluster cache); never modified; dropped when clusters are freed. */
+  lastDecompressed: { readonly hi: number; readonly lo: number; readonly data: Uint8Array } | undefined
 
   constructor(p: ImageParts) {
     this.header = p.header
@@ -85,11 +87,14 @@ export class Image {
         this.zeroFrom = Math.max(this.zeroFrom, end * this.g.clusterSize)
       },
       corrupt: (reason) => this.corrupt(reason),
-      freed: (cluster) => this.l2Cache.drop(cluster * this.g.clusterSize),
+      freed: (cluster) => {
+        this.l2Cache.drop(cluster * this.g.clusterSize)
+        this.lastDecompressed = undefined
+      },
     })
     this.l2Cache.setWriteback((tables) => this.writebackL2(tables))
     refblockCache.setWriteback(async (tables) => {
-      for (const t of tables) if (t.dirty) await this.io.write(t.offset, snapshotForWrite(t))
+      for (const t of tables) if (t.dirty) await writeSnapshot(t, (bytes) => this.io.write(t.offset, bytes))
     })
   }
 
@@ -156,11 +161,20 @@ export class Image {
   /** Writes dirty L2 tables after what they depend on: their data and (unless lazy) their refcounts. */
   async writebackL2(tables: CachedTable[]): Promise<void> {
     await this.writebackLock.run(async () => {
-      const copies = tables.filter((t) => t.dirty).map((t) => ({ offset: t.offset, bytes: snapshotForWrite(t) }))
+      const copies = tables.filter((t) => t.dirty).map((t) => ({ table: t, bytes: snapshotForWrite(t) }))
       if (copies.length === 0) return
-      if (!this.lazy) await this.refcounts.writeDirtyBlocks()
-      await this.io.flush()
-      for (const c of copies) await this.io.write(c.offset, c.bytes)
+      let restoreBlocks = (): void => undefined
+      try {
+        if (!this.lazy) restoreBlocks = await this.refcounts.writeDirtyBlocks()
+        await this.io.flush()
+        for (const c of copies) await this.io.write(c.table.offset, c.bytes)
+      } catch (e) {
+        markDirty(copies.map((c) => c.table))
+        restoreBlocks()
+        throw e
+      } finally {
+        for (const c of copies) writeEnded(c.table)
+      }
     })
   }
 

@@ -54,7 +54,9 @@ export const openImage = async (base: BlockDevice<QcowError>, options: DecodedCo
   const io = new BaseIo(base, info.sizeSectors * BASE_SECTOR)
   const readOnly = options.readOnly || !info.readWrite
   const header = await readHeader(io)
-  if (header.corrupt && !readOnly) fail(invalidImage('the image is marked corrupt; it can only be opened read-only (repair it with qemu-img check -r all)'))
+  if (header.corrupt && !readOnly && options.repairCorrupt !== true) {
+    fail(invalidImage('the image is marked corrupt; it can only be opened read-only, or read-write with repairCorrupt to repair it'))
+  }
   checkTables(header, io.sizeBytes)
   await readSnapshots(io, header)
   const g = geometry(header.clusterBits, header.refcountOrder)
@@ -74,6 +76,7 @@ export const openImage = async (base: BlockDevice<QcowError>, options: DecodedCo
     refcountCacheTables: Math.max(4, Math.floor(refcountBytes / header.clusterSize)),
     zeroFrom: hints.zeroFrom ?? io.sizeBytes,
   })
+  img.corruptFound = header.corrupt
   if (!readOnly) {
     if (header.dirty) {
       await rebuildRefcountTable(img)

@@ -21,6 +21,7 @@ const ConnectOptionsCodec = t.partial({
   readOnly: t.boolean,
   l2CacheBytes: t.number,
   refcountCacheBytes: t.number,
+  repairCorrupt: t.boolean,
 })
 
 /** Renders the first io-ts decoding error as "field: expected T, got V". */
@@ -66,6 +67,8 @@ export interface DecodedConnectOptions {
   readonly readOnly: boolean
   readonly l2CacheBytes?: number
   readonly refcountCacheBytes?: number
+  /** Open a corrupt-marked image read-write for repair. */
+  readonly repairCorrupt?: boolean
 }
 
 /** Largest cache size accepted (1 GiB). */
@@ -86,6 +89,7 @@ export const decodeConnectOptions = (input: unknown): E.Either<QcowError, Decode
   }
   return E.right({
     readOnly: o.readOnly === true,
+    repairCorrupt: o.repairCorrupt === true,
     ...(o.l2CacheBytes === undefined ? {} : { l2CacheBytes: o.l2CacheBytes }),
     ...(o.refcountCacheBytes === undefined ? {} : { refcountCacheBytes: o.refcountCacheBytes }),
   })

@@ -1,4 +1,4 @@
-// Model-based property test: an overlay over a RamDisk backing against a byte-array model (writes, reopen, commit, rebase).
+// Model-based property test: an overlay over a RamDisk backing against a byte-array model (writes, discards, zero writes, reopen, commit, rebase).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { QcowDevice } from '../../src/qcow/index.js'
@@ -17,6 +17,8 @@ interface Config {
 type Op =
   | { readonly kind: 'write'; readonly sector: number; readonly sectors: number; readonly seed: number }
   | { readonly kind: 'read'; readonly sector: number; readonly sectors: number }
+  | { readonly kind: 'discard'; readonly sector: number; readonly sectors: number }
+  | { readonly kind: 'zero'; readonly sector: number; readonly sectors: number; readonly unmap: boolean }
   | { readonly kind: 'flush' }
   | { readonly kind: 'reconnect' }
   | { readonly kind: 'commit' }
@@ -27,9 +29,14 @@ const opArb = (c: Config): fc.Arbitrary<Op> => {
   const range = fc
     .tuple(fc.integer({ min: 0, max: sectors - 1 }), fc.integer({ min: 1, max: c.maxWrite / 512 }))
     .map(([sector, n]) => ({ sector, sectors: Math.min(n, sectors - sector) }))
+  const bigRange = fc
+    .tuple(fc.integer({ min: 0, max: sectors - 1 }), fc.integer({ min: 1, max: (4 * c.clusterSize) / 512 }))
+    .map(([sector, n]) => ({ sector, sectors: Math.min(n, sectors - sector) }))
   return fc.oneof(
     { weight: 8, arbitrary: fc.tuple(range, fc.nat()).map(([r, seed]) => ({ kind: 'write' as const, ...r, seed })) },
     { weight: 3, arbitrary: range.map((r) => ({ kind: 'read' as const, ...r })) },
+    { weight: 2, arbitrary: bigRange.map((r) => ({ kind: 'discard' as const, ...r })) },
+    { weight: 2, arbitrary: fc.tuple(bigRange, fc.boolean()).map(([r, unmap]) => ({ kind: 'zero' as const, ...r, unmap })) },
     { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'reconnect' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
@@ -70,6 +77,14 @@ const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => 
         expect(sameBytes(out, model.subarray(op.sector * 512, (op.sector + op.sectors) * 512))).toBe(true)
         break
       }
+      case 'discard':
+        await run(device.discard(op.sector, op.sectors))
+        model.fill(0, op.sector * 512, (op.sector + op.sectors) * 512)
+        break
+      case 'zero':
+        await run(device.writeZeroes(op.sector, op.sectors, { unmap: op.unmap }))
+        model.fill(0, op.sector * 512, (op.sector + op.sectors) * 512)
+        break
       case 'flush':
         await run(device.flush())
         break

@@ -1,9 +1,9 @@
-// QEMU -> us: chains made by `qemu-img create -b -F` read through our engine exactly like `qemu-img convert -O raw`.
+// QEMU -> us: chains made by `qemu-img create -b -F` read through our engine exactly like `qemu-img convert -O raw`, and map like `qemu-img map`.
 import { mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
-import { describeWithQemu, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
+import { describeWithQemu, map, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
 import { QcowFile, firstDifference, ok, qemuImgOk, readAll, spyGate } from './support.js'
 
 const KiB = 1024
@@ -90,6 +90,8 @@ describeWithQemu('chains made by qemu-img read like qemu-img convert -O raw', ()
       expect(actual.byteLength).toBe(expected.byteLength)
       expect(firstDifference(actual, expected)).toBe(-1)
       expect(log.admitted).toEqual(c.layers.slice(0, -1).map((l) => l.name).reverse())
+      const theirs = (await map(`${sub}/${top.name}`)).map((e) => ({ ...e, present: e.present ?? false }))
+      expect(await ok(device.mapChain())).toEqual(theirs)
       await ok(device.disconnect())
       expect(log.closed.length).toBe(log.opened.length)
       await ok(file.disconnect())

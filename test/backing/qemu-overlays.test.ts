@@ -1,9 +1,9 @@
-// Us -> QEMU: overlays we create over qemu-img images and write (partial clusters, copy-on-write) pass check and compare.
+// Us -> QEMU: overlays we create over qemu-img images, write (partial clusters, copy-on-write), discard and zero pass check, compare and map.
 import { mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
-import { check, compare, describeWithQemu, info, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
+import { check, compare, describeWithQemu, info, map, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
 import { pattern } from '../qcow/support/harness.js'
 import { QcowFile, ok, qemuImgOk } from './support.js'
 
@@ -61,6 +61,17 @@ describeWithQemu('overlays we create pass qemu-img check and compare', () => {
         await ok(device.write(sector, [data]))
         model.set(data, sector * 512)
       }
+      // Discards and zero writes must not let the backing show through.
+      const cs = c.clusterSize / 512
+      const zeroed: ReadonlyArray<readonly [number, number, 'discard' | 'zero']> = [
+        [2 * cs, 2 * cs, 'discard'],
+        [5 * cs + 1, cs, 'discard'],
+        [9 * cs, 3 * cs, 'zero'],
+      ]
+      for (const [sector, sectors, how] of zeroed) {
+        await ok(how === 'discard' ? device.discard(sector, sectors) : device.writeZeroes(sector, sectors))
+        model.fill(0, sector * 512, (sector + sectors) * 512)
+      }
       await ok(device.disconnect())
       await ok(file.disconnect())
 
@@ -77,6 +88,16 @@ describeWithQemu('overlays we create pass qemu-img check and compare', () => {
       expect(described['virtual-size']).toBe(size)
       expect(described['backing-filename']).toBe(c.backing.name)
       expect(described['backing-filename-format']).toBe(c.backing.format)
+      const reopenedFile = await ok(FileBlock.connect({ path: topPath, readOnly: true }))
+      const reopened = await ok(QcowFile.connect(reopenedFile, { gate: confineTo(sub) }))
+      const ours = await ok(reopened.mapChain())
+      await ok(reopened.disconnect())
+      await ok(reopenedFile.disconnect())
+      expect(ours).toEqual((await map(topPath)).map((e) => ({ ...e, present: e.present ?? false })))
+      if (c.compat !== '0.10') {
+        const at = (sector: number) => ours.find((e) => e.start <= sector * 512 && sector * 512 < e.start + e.length)
+        for (const [sector, sectors] of zeroed) if (sector % cs === 0 && sectors % cs === 0) expect(at(sector)).toMatchObject({ depth: 0, present: true, zero: true })
+      }
     })
   })
 })

@@ -4,7 +4,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { checkExitCode, checkJson, renderCheckHuman, renderRepairHuman } from '../../src/cli/check.js'
 import type { Extent } from '../../src/cli/extents.js'
-import type { CheckReport } from '../../src/cli/maintenance.js'
+import type { CheckReport } from '../../src/index.js'
 import { renderMapHuman, renderMapJson } from '../../src/cli/map.js'
 import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
 
@@ -20,6 +20,7 @@ const reportOf = (j: Json): CheckReport => ({
   fragmentedClusters: Number(j['fragmented-clusters'] ?? 0),
   compressedClusters: Number(j['compressed-clusters'] ?? 0),
   checkErrors: Number(j['check-errors']),
+  problems: [],
 })
 
 const poke = async (path: string, offset: number, hex: string): Promise<void> => {
@@ -94,7 +95,7 @@ describeWithQemu('check and map rendering, against qemu-img', () => {
     if (io.length > 0) await qemuIoRaw([...io.flatMap((c) => ['-c', c]), f])
     const json = await qemuImg(['map', '--output=json', f])
     const human = await qemuImg(['map', f])
-    const extents = JSON.parse(json.stdout) as Extent[]
+    const extents = (JSON.parse(json.stdout) as Array<Omit<Extent, 'file'>>).map((e) => ({ ...e, file: f }))
     expect(renderMapJson(extents)).toBe(json.stdout)
     const rendered = renderMapHuman({ path: f }, extents)
     if (human.code === 0) expect(rendered).toEqual(E.right(human.stdout))

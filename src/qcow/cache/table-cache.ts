@@ -8,6 +8,11 @@ export interface CachedTable {
   readonly view: DataView
   dirty: boolean
   pins: number
+  /**
+   * Copies taken by `snapshotForWrite` whose write has not ended yet: the table is clean but the disk
+   * may still hold older bytes, so it must not be evicted (a reload would read them).
+   */
+  writing: number
 }
 
 /** Writes dirty tables back, honouring whatever must reach the disk before them. */
@@ -75,7 +80,7 @@ export class TableCache {
     await this.load(offset, bytes)
     const existing = this.entries.get(offset)
     if (existing !== undefined) return existing
-    const table: CachedTable = { offset, bytes, view: new DataView(bytes.buffer), dirty: false, pins: 0 }
+    const table: CachedTable = { offset, bytes, view: new DataView(bytes.buffer), dirty: false, pins: 0, writing: 0 }
     this.entries.set(offset, table)
     return table
   }
@@ -84,7 +89,7 @@ export class TableCache {
   async create(offset: number, bytes?: Uint8Array): Promise<CachedTable> {
     await this.makeRoom()
     const own = bytes ?? new Uint8Array(this.tableBytes)
-    const table: CachedTable = { offset, bytes: own, view: new DataView(own.buffer, own.byteOffset, own.byteLength), dirty: true, pins: 1 }
+    const table: CachedTable = { offset, bytes: own, view: new DataView(own.buffer, own.byteOffset, own.byteLength), dirty: true, pins: 1, writing: 0 }
     this.entries.delete(offset)
     this.entries.set(offset, table)
     return table
@@ -128,7 +133,7 @@ export class TableCache {
     while (this.entries.size >= this.capacity) {
       let victim: CachedTable | undefined
       for (const t of this.entries.values()) {
-        if (t.pins === 0) {
+        if (t.pins === 0 && t.writing === 0) {
           victim = t
           break
         }
@@ -143,8 +148,32 @@ export class TableCache {
   }
 }
 
-/** Copies a dirty table's bytes and marks it clean, for a write that must not see later changes. */
+/**
+ * Copies a dirty table's bytes and marks it clean, for a write that must not see later changes. The
+ * table then stays cached until `writeEnded` is called for this copy, whether the write succeeded or not.
+ */
 export const snapshotForWrite = (table: CachedTable): Uint8Array => {
   table.dirty = false
+  table.writing++
   return table.bytes.slice()
+}
+
+/** Ends the write of a copy taken by `snapshotForWrite`: the table may be evicted again. */
+export const writeEnded = (table: CachedTable): void => {
+  table.writing--
+}
+
+/** Writes a copy of `table` with `write`, keeping the table cached until the write has ended. */
+export const writeSnapshot = async (table: CachedTable, write: (bytes: Uint8Array) => Promise<void>): Promise<void> => {
+  const bytes = snapshotForWrite(table)
+  try {
+    await write(bytes)
+  } finally {
+    writeEnded(table)
+  }
+}
+
+/** Marks tables dirty again after their write or the barrier after it failed, so a later flush retries them. */
+export const markDirty = (tables: ReadonlyArray<CachedTable>): void => {
+  for (const t of tables) t.dirty = true
 }

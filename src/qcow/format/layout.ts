@@ -32,7 +32,8 @@ export interface CreateParameters {
 export const createLayout = (p: CreateParameters): CreateLayout => {
   const g = geometry(p.clusterBits, p.refcountOrder)
   const l1Entries = l1EntriesFor(g, p.size)
-  const l1Clusters = Math.max(1, Math.ceil((l1Entries * 8) / g.clusterSize))
+  // A disk of 0 bytes has no L1 table at all (offset 0), as QEMU writes it.
+  const l1Clusters = Math.ceil((l1Entries * 8) / g.clusterSize)
   let reftableClusters = 1
   let refblockClusters = 1
   for (;;) {
@@ -55,7 +56,7 @@ export const createLayout = (p: CreateParameters): CreateLayout => {
     size: p.size,
     cryptMethod: 0,
     l1Size: l1Entries,
-    l1TableOffset: l1.first * g.clusterSize,
+    l1TableOffset: l1Clusters === 0 ? 0 : l1.first * g.clusterSize,
     refcountTableOffset: reftable.first * g.clusterSize,
     refcountTableClusters: reftableClusters,
     nbSnapshots: 0,

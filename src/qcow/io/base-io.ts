@@ -2,7 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { BlockDevice } from '../../block/device.js'
 import { noSpace, type QcowError } from '../errors.js'
-import { fail, must } from './fault.js'
+import { QcowFault, fail, must } from './fault.js'
 import { Mutex } from './locks.js'
 
 /** Sector size the engine requires of its base device. */
@@ -30,7 +30,8 @@ export class BaseIo {
 
   /** Reads into a list of buffers (one request); the region must lie inside the device. */
   async readv(offset: number, buffers: Uint8Array[]): Promise<void> {
-    await must(this.device.read(offset / BASE_SECTOR, buffers))
+    const result = await this.device.read(offset / BASE_SECTOR, buffers)()
+    if (E.isLeft(result)) throw new QcowFault(result.left)
   }
 
   /** Writes a list of buffers at `offset` as one request, growing the device first when needed. */

@@ -13,8 +13,19 @@ export const compressedClusters = (img: Image, hi: number, lo: number): { firstC
   return { firstCluster, count: Math.floor((end - 1) / img.g.clusterSize) - firstCluster + 1 }
 }
 
-/** Decompresses the cluster an L2 entry describes; the result is exactly one cluster. */
+/**
+ * Decompresses the cluster an L2 entry describes; the result is exactly one cluster, shared with a
+ * one-entry cache (small sequential reads of one compressed cluster decompress it once): never modify it.
+ */
 export const readCompressedCluster = async (img: Image, hi: number, lo: number): Promise<Uint8Array> => {
+  const cached = img.lastDecompressed
+  if (cached !== undefined && cached.hi === hi && cached.lo === lo) return cached.data
+  const data = await decompress(img, hi, lo)
+  img.lastDecompressed = { hi, lo, data }
+  return data
+}
+
+const decompress = async (img: Image, hi: number, lo: number): Promise<Uint8Array> => {
   const { offset, length } = compressedExtent(img.compressed, hi, lo)
   if (offset >= img.io.sizeBytes) return img.corrupt(`compressed cluster at ${offset} lies past the end of the device`)
   const start = offset - (offset % 512)

@@ -36,47 +36,96 @@ export class Mutex {
 interface HeldRange {
   readonly start: number
   readonly end: number
-  readonly done: Promise<void>
-  readonly release: () => void
+  /** Callers waiting for this range to be released (created on first conflict). */
+  waiters?: Array<() => void>
 }
 
 /** Exclusive locks over half-open ranges of guest clusters; overlapping holders run one at a time. */
 export class RangeLock {
   private readonly held: HeldRange[] = []
 
-  /** Waits until `[start, end)` overlaps no held range, then holds it; returns the release function. */
-  async acquire(start: number, end: number): Promise<() => void> {
-    for (;;) {
-      const conflict = this.held.find((h) => h.start < end && start < h.end)
-      if (conflict === undefined) break
-      await conflict.done
+  /**
+   * Holds `[start, end)` once it overlaps no held range and returns the release function; without a
+   * conflict it is returned at once (no promise).
+   */
+  acquire(start: number, end: number): (() => void) | Promise<() => void> {
+    const conflict = this.conflict(start, end)
+    return conflict === undefined ? this.hold(start, end) : this.wait(conflict, start, end)
+  }
+
+  private conflict(start: number, end: number): HeldRange | undefined {
+    for (const h of this.held) if (h.start < end && start < h.end) return h
+    return undefined
+  }
+
+  private async wait(first: HeldRange, start: number, end: number): Promise<() => void> {
+    let conflict: HeldRange | undefined = first
+    while (conflict !== undefined) {
+      const blocking: HeldRange = conflict
+      await new Promise<void>((resolve) => (blocking.waiters ??= []).push(resolve))
+      conflict = this.conflict(start, end)
     }
-    let release!: () => void
-    const done = new Promise<void>((resolve) => (release = resolve))
-    const entry: HeldRange = { start, end, done, release }
+    return this.hold(start, end)
+  }
+
+  private hold(start: number, end: number): () => void {
+    const entry: HeldRange = { start, end }
     this.held.push(entry)
     return () => {
       this.held.splice(this.held.indexOf(entry), 1)
-      entry.release()
+      if (entry.waiters !== undefined) for (const wake of entry.waiters) wake()
     }
   }
 }
 
-/** Counts reads in flight so freed clusters are reused only after reads that may still use them end. */
+/** Counts reads in flight, by epoch, so freed clusters are reused only after the reads that may still use them end. */
 export class ReadTracker {
-  private readonly active = new Set<Promise<unknown>>()
+  private epoch = 0
+  private readonly active = new Map<number, number>()
+  private readonly waiters = new Map<number, Array<() => void>>()
 
-  /** Registers a read for the duration of `body`. */
-  track<A>(body: Promise<A>): Promise<A> {
-    this.active.add(body)
-    const remove = (): void => void this.active.delete(body)
-    body.then(remove, remove)
-    return body
+  /** Registers a read starting now; pass the result to `end` when it finishes. */
+  begin(): number {
+    const epoch = this.epoch
+    this.active.set(epoch, (this.active.get(epoch) ?? 0) + 1)
+    return epoch
   }
 
-  /** Resolves when every read in flight now has finished. */
+  /** Registers the read `body` for its duration. */
+  async track<A>(body: Promise<A>): Promise<A> {
+    const epoch = this.begin()
+    try {
+      return await body
+    } finally {
+      this.end(epoch)
+    }
+  }
+
+  /** Ends a read registered by `begin`. */
+  end(epoch: number): void {
+    const left = (this.active.get(epoch) ?? 1) - 1
+    if (left > 0) {
+      this.active.set(epoch, left)
+      return
+    }
+    this.active.delete(epoch)
+    const waiting = this.waiters.get(epoch)
+    if (waiting !== undefined) {
+      this.waiters.delete(epoch)
+      for (const wake of waiting) wake()
+    }
+  }
+
+  /** Resolves when every read in flight now has finished (reads started later are not waited for). */
   async quiesce(): Promise<void> {
-    if (this.active.size === 0) return
-    await Promise.allSettled([...this.active])
+    this.epoch++
+    for (const epoch of [...this.active.keys()]) {
+      if (epoch >= this.epoch) continue
+      await new Promise<void>((resolve) => {
+        const list = this.waiters.get(epoch) ?? []
+        list.push(resolve)
+        this.waiters.set(epoch, list)
+      })
+    }
   }
 }

@@ -7,23 +7,50 @@ import { l2ForRead } from '../map/l2-tables.js'
 import { readCompressedCluster } from './compressed.js'
 import { readUnallocated } from './unallocated.js'
 
+/** Bytes `[at, at + length)` of a buffer list as views; the one-buffer case (the common one) allocates one view. */
+export const region = (buffers: ReadonlyArray<Uint8Array>, at: number, length: number): Uint8Array[] =>
+  buffers.length === 1 ? [buffers[0].subarray(at, at + length)] : sliceBuffers(buffers, at, length)
+
 /** Reads host bytes `[host, host + length)` into bytes `[at, at + length)` of `buffers`; past the device end reads zeroes. */
 const readHost = async (img: Image, host: number, buffers: ReadonlyArray<Uint8Array>, at: number, length: number): Promise<void> => {
   const inside = Math.max(0, Math.min(length, img.io.sizeBytes - host))
   if (inside < length) zeroFill(buffers, at + inside, length - inside)
-  if (inside > 0) await img.io.readv(host, sliceBuffers(buffers, at, inside))
+  if (inside > 0) await img.io.readv(host, region(buffers, at, inside))
 }
 
 /** Reads guest bytes `[offset, offset + length)` into `buffers` (offset and length are multiples of 512). */
 export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
-  const { clusterSize, l2Coverage, l2Entries } = img.g
   const pending: Promise<void>[] = []
+  try {
+    await planReads(img, offset, buffers, length, pending)
+  } catch (e) {
+    // Let the reads already started end before failing, so none writes into the buffers afterwards.
+    await Promise.allSettled(pending)
+    throw e
+  }
+  if (pending.length === 1) await pending[0]
+  else if (pending.length > 1) await Promise.all(pending)
+}
+
+/**
+ * Walks the L2 tables of the range and starts its reads, adding each to `pending`. Each is marked
+ * handled at once: one may fail while the walk still waits for a table, before anyone awaits it.
+ */
+const planReads = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number, started: Promise<void>[]): Promise<void> => {
+  const { clusterSize, l2Coverage, l2Entries } = img.g
+  const pending = {
+    push: (read: Promise<void>): void => {
+      read.catch(() => undefined)
+      started.push(read)
+    },
+  }
   let pos = 0
   while (pos < length) {
     const guest = offset + pos
     const l1Index = Math.floor(guest / l2Coverage)
     const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
-    const table = await l2ForRead(img, l1Index)
+    const found = l2ForRead(img, l1Index)
+    const table = found instanceof Promise ? await found : found
     if (table === undefined) {
       pending.push(readUnallocated(img.lower, guest, buffers, pos, chunkEnd - pos))
       pos = chunkEnd
@@ -58,7 +85,6 @@ export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArr
           if ((hi | lo) !== 0) {
             const problem = l2EntryProblem(img, hi, lo)
             if (problem !== undefined) {
-              await Promise.allSettled(pending)
               return img.corrupt(problem)
             }
           }
@@ -80,5 +106,4 @@ export const readGuest = async (img: Image, offset: number, buffers: ReadonlyArr
       img.l2Cache.release(table)
     }
   }
-  await Promise.all(pending)
 }

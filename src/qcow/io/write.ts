@@ -1,5 +1,4 @@
 // The write path: in-place writes, allocation of new clusters (zero fill, copy-on-write, decompression) and L2 updates.
-import { sliceBuffers } from '../../block/buffers.js'
 import type { CachedTable } from '../cache/table-cache.js'
 import { COMPRESSED_HI, COPIED_HI, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset, offsetHi, offsetLo } from '../format/entries.js'
 import type { Image } from '../image.js'
@@ -7,6 +6,7 @@ import { checkDataWrite } from '../maintenance/overlaps.js'
 import { l2EntryProblem } from '../map/l2-entry.js'
 import { l2ForWrite } from '../map/l2-tables.js'
 import { compressedClusters, readCompressedCluster } from './compressed.js'
+import { region } from './read.js'
 import { readUnallocated } from './unallocated.js'
 
 /** How one guest cluster of a write is served. */
@@ -57,28 +57,42 @@ const classify = (hi: number, lo: number): { mode: Mode; fill: Fill } => {
   return { mode: copied ? Mode.InPlace : Mode.Allocate, fill: Fill.Copy }
 }
 
-/** The buffers that write cluster `c` whole (or only its data when the cluster already reads as zeroes). */
-const clusterBuffers = async (img: Image, c: ClusterWrite, guestCluster: number, data: Uint8Array[]): Promise<{ from: number; buffers: Uint8Array[] }> => {
+/** Where a cluster's write starts inside the cluster, and its buffers. */
+interface ClusterBuffers {
+  readonly from: number
+  readonly buffers: Uint8Array[]
+}
+
+/**
+ * The buffers that write cluster `c` whole (or only its data when the cluster already reads as
+ * zeroes, or is written in place). Returned directly when no background has to be read first.
+ */
+const clusterBuffers = (img: Image, c: ClusterWrite, guestCluster: number, data: Uint8Array[]): ClusterBuffers | Promise<ClusterBuffers> => {
   const size = img.g.clusterSize
   const end = c.within + c.length
   if (c.mode === Mode.InPlace || (c.within === 0 && end === size)) return { from: c.within, buffers: data }
   const zeroFill = c.fill === Fill.Zero || (c.fill === Fill.Lower && img.lower.allZero)
   if (zeroFill && c.zero) return { from: c.within, buffers: data }
-  let background = img.zeroCluster
-  if (!zeroFill) {
-    if (c.fill === Fill.Compressed) background = await readCompressedCluster(img, c.hi, c.lo)
-    else if (c.fill === Fill.Copy) {
-      background = new Uint8Array(size)
-      await img.io.read(entryOffset(c.hi, c.lo), background)
-    } else {
-      background = new Uint8Array(size)
-      await readUnallocated(img.lower, guestCluster * size, [background], 0, size)
-    }
-  }
+  return zeroFill ? aroundData(img.zeroCluster, c, data) : withBackground(img, c, guestCluster, data)
+}
+
+/** The cluster's current content (decompressed, copied or from the layer below) around the new data. */
+const withBackground = async (img: Image, c: ClusterWrite, guestCluster: number, data: Uint8Array[]): Promise<ClusterBuffers> => {
+  const size = img.g.clusterSize
+  if (c.fill === Fill.Compressed) return aroundData(await readCompressedCluster(img, c.hi, c.lo), c, data)
+  const background = new Uint8Array(size)
+  if (c.fill === Fill.Copy) await img.io.read(entryOffset(c.hi, c.lo), background)
+  else await readUnallocated(img.lower, guestCluster * size, [background], 0, size)
+  return aroundData(background, c, data)
+}
+
+/** The whole cluster: `background` before and after the new data. */
+const aroundData = (background: Uint8Array, c: ClusterWrite, data: Uint8Array[]): ClusterBuffers => {
+  const end = c.within + c.length
   const buffers: Uint8Array[] = []
   if (c.within > 0) buffers.push(background.subarray(0, c.within))
   for (const d of data) buffers.push(d)
-  if (end < size) buffers.push(background.subarray(end))
+  if (end < background.byteLength) buffers.push(background.subarray(end))
   return { from: 0, buffers }
 }
 
@@ -133,8 +147,8 @@ const writeInTable = async (
   const firstGuestCluster = Math.floor(guest / clusterSize)
   for (let i = 0; i < plan.length; i++) {
     const c = plan[i]
-    const data = sliceBuffers(buffers, c.at, c.length)
-    const { from, buffers: parts } = await clusterBuffers(img, c, firstGuestCluster + i, data)
+    const built = clusterBuffers(img, c, firstGuestCluster + i, region(buffers, c.at, c.length))
+    const { from, buffers: parts } = built instanceof Promise ? await built : built
     let bytes = 0
     for (const p of parts) bytes += p.byteLength
     const host = c.host + from
@@ -145,7 +159,8 @@ const writeInTable = async (
     } else segments.push({ host, length: bytes, buffers: parts })
   }
   for (const s of segments) await checkDataWrite(img, s.host, s.length)
-  await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
+  if (segments.length === 1) await img.io.writev(segments[0].host, segments[0].buffers, segments[0].length)
+  else await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
   let changed = false
   for (const c of plan) {
     if (c.mode === Mode.InPlace) continue
@@ -160,7 +175,8 @@ const writeInTable = async (
 /** Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of 512). */
 export const writeGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
   const { clusterSize, l2Coverage } = img.g
-  const release = await img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
+  const held = img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
+  const release = typeof held === 'function' ? held : await held
   try {
     for (let pos = 0; pos < length; ) {
       const guest = offset + pos

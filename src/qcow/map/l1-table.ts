@@ -37,6 +37,13 @@ export class L1Table {
     this.view.setUint32(index * 8 + 4, offsetLo(offset))
   }
 
+  /** Puts back entry `index` as it was (`hi`, `lo`), after a failed write of a new entry. */
+  restore(index: number, hi: number, lo: number): void {
+    this.version++
+    this.view.setUint32(index * 8, hi)
+    this.view.setUint32(index * 8 + 4, lo)
+  }
+
   /** Writes the 512-byte sector holding entry `index` (or the whole table when it is smaller). */
   async writeEntry(io: BaseIo, index: number): Promise<void> {
     const at = Math.floor((index * 8) / 512) * 512

@@ -1,5 +1,5 @@
 // Refcount access and allocation: the in-memory refcount table, refcount blocks through the cache, block creation and table growth.
-import { CachedTable, TableCache, snapshotForWrite } from '../cache/table-cache.js'
+import { CachedTable, TableCache, markDirty, writeSnapshot } from '../cache/table-cache.js'
 import { REFTABLE_RESERVED_LO } from '../format/entries.js'
 import type { Geometry } from '../format/geometry.js'
 import { getRefcount, setRefcount } from '../format/refcount-block.js'
@@ -203,11 +203,25 @@ export class Refcounts {
     }
     if (cluster >= this.nextFree) this.nextFree = cluster + 1
     this.hooks.noteAllocated(cluster, cluster + 1)
-    await this.writeDirtyBlocks()
-    await this.io.flush()
-    this.setTableEntry(index, cluster * this.g.clusterSize)
-    this.version++
-    await this.writeTableEntry(index)
+    try {
+      const restore = await this.writeDirtyBlocks()
+      try {
+        await this.io.flush()
+      } catch (e) {
+        restore()
+        throw e
+      }
+      this.setTableEntry(index, cluster * this.g.clusterSize)
+      this.version++
+      await this.writeTableEntry(index)
+    } catch (e) {
+      // The block never became reachable on disk: forget it, so memory agrees with the disk.
+      this.setTableEntry(index, 0)
+      this.version++
+      this.cache.release(block)
+      this.cache.drop(block.offset)
+      throw e
+    }
     return block
   }
 
@@ -223,8 +237,19 @@ export class Refcounts {
   }
 
   /** Writes every dirty refcount block (no barrier). */
-  async writeDirtyBlocks(): Promise<void> {
-    for (const block of this.cache.dirtyTables()) await this.io.write(block.offset, snapshotForWrite(block))
+  async writeDirtyBlocks(): Promise<() => void> {
+    const written: CachedTable[] = []
+    try {
+      for (const block of this.cache.dirtyTables()) {
+        written.push(block)
+        await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
+      }
+    } catch (e) {
+      markDirty(written)
+      throw e
+    }
+    // Callers whose barrier after these writes fails mark the blocks dirty again with this.
+    return () => markDirty(written)
   }
 
   /**
@@ -267,7 +292,7 @@ export class Refcounts {
     }
     try {
       this.hooks.noteAllocated(start, end)
-      for (const block of newBlocks) await this.io.write(block.offset, snapshotForWrite(block))
+      for (const block of newBlocks) await writeSnapshot(block, (bytes) => this.io.write(block.offset, bytes))
       const tableOffset = (start + blocks) * g.clusterSize
       await this.io.write(tableOffset, table)
       await this.writeDirtyBlocks()

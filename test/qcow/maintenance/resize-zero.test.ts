@@ -63,6 +63,22 @@ describeWithQemu('resize against qemu-img', () => {
     await expectQemuAgrees(path2, 160 * M, regrown, tmp.file('shrunk.raw'))
   })
 
+  it('grows a 0-byte image, which has no L1 table, and qemu-img agrees', async () => {
+    const disk = await ramDisk(64 * K)
+    const device = await run(Qcow.create(disk, { size: 0, clusterSize: 4 * K }))
+    expect((await run(device.header())).l1TableOffset).toBe(0)
+    const size = 3 * M
+    await run(device.resize(size, {}))
+    const data = pattern(20 * K, 11)
+    await run(device.write(1000, [data]))
+    const model = new Uint8Array(size)
+    model.set(data, 1000 * 512)
+    expect(sameBytes(await readAll(device, size), model)).toBe(true)
+    const path = tmp.file('from-empty.qcow2')
+    await saveTo(device, disk, path)
+    await expectQemuAgrees(path, size, model, tmp.file('from-empty.raw'))
+  })
+
   it('resizes qemu-made images (shrinking frees what lies past the end)', async () => {
     const path = tmp.file('qemu.qcow2')
     await qemuImage(path, { size: 64 * M }, ['write -P 1 0 1M', 'write -P 2 40M 3M', 'write -c -P 3 60M 64k', 'write -z 62M 64k'])

@@ -1,0 +1,48 @@
+// The fuzz worker process: runs each image it is sent through `exercise` and reports the outcome with the
+// peak memory it used. The parent enforces the time limit (by killing this process) and the heap cap.
+import { exercise, type CaseOutcome } from './exercise.js'
+
+/** A case sent by the parent. */
+export interface CaseRequest {
+  readonly id: number
+  readonly image: Uint8Array
+  /** Peak growth of heap plus array buffers allowed, in bytes. */
+  readonly memoryLimit: number
+}
+
+/** The worker's answer. */
+export interface CaseReply {
+  readonly id: number
+  readonly outcome: CaseOutcome
+  readonly peakBytes: number
+  readonly ms: number
+}
+
+const used = (): number => {
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers
+}
+
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
+
+process.on('message', (message: CaseRequest) => {
+  void (async () => {
+    collect()
+    const baseline = used()
+    let peak = 0
+    const sample = (): void => {
+      peak = Math.max(peak, used() - baseline)
+    }
+    const sampler = setInterval(sample, 10)
+    const started = performance.now()
+    let outcome = await exercise(message.image)
+    sample()
+    clearInterval(sampler)
+    if (outcome.failure === undefined && peak > message.memoryLimit) {
+      outcome = { ...outcome, failure: `memory: ${Math.round(peak / 1048576)} MiB above the baseline` }
+    }
+    const reply: CaseReply = { id: message.id, outcome, peakBytes: peak, ms: performance.now() - started }
+    process.send?.(reply)
+  })()
+})
+process.send?.({ ready: true })
