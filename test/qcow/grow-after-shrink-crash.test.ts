@@ -1,4 +1,4 @@
-// Engine bug repro: growing after a shrink makes the new size durable before stale L2 entries past the old end are cleared.
+// Regression: a crash while growing after a shrink must not expose the data the shrink cut off.
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { RecordedQcow, RecordedRamDisk, RamQcow } from '../support/crash-harness.js'
