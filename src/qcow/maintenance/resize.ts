@@ -90,7 +90,7 @@ const shrink = async (img: Image, newSize: number): Promise<void> => {
 
 /**
  * Changes the virtual size to `newSize` bytes. Growing needs no data change (new space is
- * unallocated, and the tail of a cut last cluster is zeroed); shrinking frees the clusters past the
+ * unallocated, and the tail of a cut last cluster is zeroed first); shrinking frees the clusters past the
  * new end and is refused while some are allocated unless `allowShrink`.
  */
 export const resizeImage = async (img: Image, newSize: number, allowShrink: boolean): Promise<void> => {
@@ -99,6 +99,10 @@ export const resizeImage = async (img: Image, newSize: number, allowShrink: bool
   const oldSize = img.header.size
   if (newSize === oldSize) return
   const cs = img.g.clusterSize
+  // The cut-off tail of the old last cluster may hold data from before a shrink: it is zeroed, and the
+  // flush below makes that durable, before the larger size is written, so no crash can expose it.
+  const tailEnd = Math.min(newSize, Math.ceil(oldSize / cs) * cs)
+  if (newSize > oldSize && tailEnd > oldSize) await zeroPartial(img, oldSize, tailEnd - oldSize)
   const unlock = await img.ranges.acquire(0, ALL_CLUSTERS)
   try {
     await flushImage(img)
@@ -117,6 +121,4 @@ export const resizeImage = async (img: Image, newSize: number, allowShrink: bool
   } finally {
     unlock()
   }
-  const tailEnd = Math.min(newSize, Math.ceil(oldSize / cs) * cs)
-  if (newSize > oldSize && tailEnd > oldSize) await zeroPartial(img, oldSize, tailEnd - oldSize)
 }

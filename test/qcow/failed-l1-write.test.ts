@@ -1,4 +1,4 @@
-// Engine bug repro: a failed L1 entry write leaves the in-memory L1 pointing at the new L2 table, the disk never.
+// Regression: a failed L1 entry write must not leave the in-memory L1 pointing at a table the disk never links.
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { RamDisk, type RamDiskDevice } from '../../src/ramdisk/index.js'

@@ -1,4 +1,4 @@
-// I/O faults (issue 7 item 3; held in test/repro until the engine bugs it finds are fixed): Lefts, never throws, no corruption, flushed data survives.
+// I/O faults (issue 7 item 3): failed calls return Lefts and never throw, no corruption, flushed data survives.
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'

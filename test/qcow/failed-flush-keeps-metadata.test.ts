@@ -1,4 +1,4 @@
-// Engine bug repro: metadata captured by a flush whose base write or barrier fails is never written again.
+// Regression: metadata captured by a flush whose base write or barrier fails must be written by the next flush.
 import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { RamDisk, type RamDiskDevice } from '../../src/ramdisk/index.js'
