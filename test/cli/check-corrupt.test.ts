@@ -1,21 +1,12 @@
 // `qcow check -r all` on an image whose corrupt bit is set: repaired and cleared as qemu-img check -r all does.
-import { copyFile, open } from 'node:fs/promises'
+import { copyFile } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { describeWithQemu, info, qcow2Specific, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
-import { bothImg, jsonOf, qcow } from './harness.js'
+import { bothImg, jsonOf, poke, qcow } from './harness.js'
 
 /** Byte holding incompatible feature bits 0..7 (header offset 72, big-endian 64 bits). */
 const INCOMPAT_LOW_BYTE = 79
 const CORRUPT_BIT = 2
-
-const poke = async (path: string, offset: number, bytes: ReadonlyArray<number>): Promise<void> => {
-  const h = await open(path, 'r+')
-  try {
-    await h.write(Uint8Array.from(bytes), 0, bytes.length, offset)
-  } finally {
-    await h.close()
-  }
-}
 
 describeWithQemu('check -r all on a corrupt-marked image', () => {
   const tmp = useTempDir('qcow-cli-corrupt-')

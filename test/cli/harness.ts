@@ -1,5 +1,5 @@
 // Test harness for the qcow command: in-process runs with captured output, the built bin as a process, qemu runs.
-import { cp, mkdir, rm } from 'node:fs/promises'
+import { cp, mkdir, open, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -87,3 +87,13 @@ export const qcowProcess = (bin: string, args: ReadonlyArray<string>): Promise<C
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1 }),
     )
   })
+
+/** Overwrites bytes of a file in place. */
+export const poke = async (path: string, offset: number, bytes: ReadonlyArray<number>): Promise<void> => {
+  const h = await open(path, 'r+')
+  try {
+    await h.write(Uint8Array.from(bytes), 0, bytes.length, offset)
+  } finally {
+    await h.close()
+  }
+}

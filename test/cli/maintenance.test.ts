@@ -1,18 +1,8 @@
 // check, map and resize against qemu-img, on images made by qemu and damaged in known ways.
-import { copyFile, open } from 'node:fs/promises'
+import { copyFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
-import { bothImg, jsonOf, qcow } from './harness.js'
-
-/** Overwrites bytes of a file in place. */
-const poke = async (path: string, offset: number, bytes: ReadonlyArray<number>): Promise<void> => {
-  const h = await open(path, 'r+')
-  try {
-    await h.write(Uint8Array.from(bytes), 0, bytes.length, offset)
-  } finally {
-    await h.close()
-  }
-}
+import { bothImg, jsonOf, poke, qcow } from './harness.js'
 
 describeWithQemu('check, map and resize against qemu-img', () => {
   const tmp = useTempDir('qcow-cli-maint-')
