@@ -102,7 +102,7 @@ const stress = async (config: StressConfig): Promise<void> => {
   const reads: ReadEvent[] = []
   const failures: string[] = []
   const worker = async (): Promise<void> => {
-    for (let op = 0; op < 10; op++) {
+    for (let op = 0; op < 30; op++) {
       // Ranges cluster around a few hot spots so they overlap, and straddle cluster boundaries.
       const hot = int(4) * Math.floor(config.sizeSectors / 4)
       const sectors = 1 + int(config.maxSectors)
@@ -159,6 +159,7 @@ describe('64 concurrent reads and writes on overlapping ranges', () => {
     { seed: 3, clusterSize: 4096, sizeSectors: 4096, maxSectors: 40, tinyCaches: false },
     { seed: 4, clusterSize: 512, sizeSectors: 512, maxSectors: 8, tinyCaches: true },
     { seed: 5, clusterSize: 2048, sizeSectors: 16384, maxSectors: 64, tinyCaches: true },
+    ...[6, 7, 8, 9, 10, 11].map((seed) => ({ seed, clusterSize: 1024 << (seed % 3), sizeSectors: 16384, maxSectors: 48, tinyCaches: true })),
   ]
   it.each(configs)('seed $seed, $clusterSize-byte clusters, tiny caches $tinyCaches', (config) => stress(config), 30_000)
 })
