@@ -25,6 +25,11 @@ const used = (): number => {
 
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
 
+/** Rejections nobody handled during the current case (Node would otherwise end the process after the reply). */
+let unhandled: unknown[] = []
+process.on('unhandledRejection', (reason) => void unhandled.push(reason))
+const describe = (reason: unknown): string => (reason instanceof Error ? `${reason.name}: ${reason.message}` : JSON.stringify(reason) ?? String(reason))
+
 process.on('message', (message: CaseRequest) => {
   void (async () => {
     collect()
@@ -35,9 +40,15 @@ process.on('message', (message: CaseRequest) => {
     }
     const sampler = setInterval(sample, 10)
     const started = performance.now()
+    unhandled = []
     let outcome = await exercise(message.image)
+    // Let Node report this case's unhandled rejections before answering.
+    await new Promise((resolve) => setImmediate(resolve))
     sample()
     clearInterval(sampler)
+    if (outcome.failure === undefined && unhandled.length > 0) {
+      outcome = { ...outcome, failure: `unhandled rejection: ${describe(unhandled[0])}` }
+    }
     if (outcome.failure === undefined && peak > message.memoryLimit) {
       outcome = { ...outcome, failure: `memory: ${Math.round(peak / 1048576)} MiB above the baseline` }
     }

@@ -36,7 +36,7 @@ describe('hostile images', () => {
 
   it('a short seeded fuzz pass finds no failure', async () => {
     expect(seeds.length).toBeGreaterThanOrEqual(qemuPresent ? 10 : 2)
-    const stats = await campaign(pool, seeds, { seed: 7, seconds: 15, maxCases: 80, maxFailures: 3 })
+    const stats = await campaign(pool, seeds, { seed: 7, seconds: 12, maxCases: 80, maxFailures: 3 })
     const found = stats.failures.map((f) => `${f.seed}: ${f.failure} ${JSON.stringify(f.edits)}`)
     expect(found).toEqual([])
     expect(stats.cases).toBeGreaterThan(20)

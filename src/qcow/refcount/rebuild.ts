@@ -58,7 +58,10 @@ const countL1 = async (img: Image, counts: Counts, l1: Uint8Array): Promise<void
       if ((hi | lo) === 0) continue
       if ((hi & COMPRESSED_HI) !== 0) {
         const { firstCluster, count } = compressedClusters(img, hi, lo)
-        counts.add(firstCluster, count)
+        // Like check(): a compressed extent reaching a cluster or more past the device end is a
+        // corruption left to reads to report, not a reference (counting it would place the new
+        // refcount structures up to 2^56 bytes out).
+        if ((firstCluster + count) * cs - img.io.sizeBytes < cs) counts.add(firstCluster, count)
         continue
       }
       const problem = l2EntryProblem(img, hi, lo)
