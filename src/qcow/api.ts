@@ -246,7 +246,8 @@ export interface QcowDevice extends BlockDevice<QcowError> {
   /**
    * Makes `newBacking` (null: none) this image's backing. Safe mode (the default) first copies up
    * every unallocated range where the old and new backing differ, so the guest content is unchanged;
-   * `unsafe` only rewrites the header. The caller keeps `newBacking`. Run it without concurrent writes.
+   * `unsafe` only rewrites the header. The caller keeps `newBacking`. Writes arriving meanwhile wait
+   * until the new backing is in place.
    */
   rebase(newBacking: BlockDevice<QcowError> | null, options?: RebaseOptions): TaskEither<QcowError, void>
   /** Copies up all data the backing shows through and drops the backing, so the image stands alone. */

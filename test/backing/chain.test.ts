@@ -122,6 +122,23 @@ describe('reading through a backing device', () => {
     expect(sameBytes(await readAll(await run(Qcow.connect(disk, { backing }))), expected)).toBe(true)
   })
 
+  for (const operation of ['rebase', 'flatten'] as const) {
+    it(`writes racing a ${operation} into unallocated clusters all land, and the guest content is kept`, async () => {
+      const oldBytes = pattern(MiB, 16)
+      const backing = await diskWith(oldBytes)
+      const top = await run(Qcow.create(await ramDisk(0), { backingFile: 'b', backing, clusterSize: 4096 }))
+      const expected = oldBytes.slice()
+      const racing = Array.from({ length: 16 }, (_, i) => ({ sector: i * 120 + 7, data: pattern(1024 + (i % 3) * 512, 400 + i) }))
+      for (const w of racing) expected.set(w.data, w.sector * 512)
+      const switched =
+        operation === 'rebase'
+          ? top.rebase(await diskWith(pattern(MiB, 17)), { backingFile: 'c', backingFormat: 'raw' })
+          : top.flatten()
+      await Promise.all([run(switched), ...racing.map((w) => run(top.write(w.sector, [w.data])))])
+      expect(sameBytes(await readAll(top), expected)).toBe(true)
+    })
+  }
+
   it('connect refuses an image naming a backing file by default', async () => {
     const disk = await ramDisk(0)
     const top = await run(Qcow.create(disk, { backingFile: 'secret', backing: null, size: MiB }))

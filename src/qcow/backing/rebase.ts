@@ -8,7 +8,7 @@ import type { Image } from '../image.js'
 import { fail } from '../io/fault.js'
 import { flushImage } from '../io/flush.js'
 import type { LowerLayer } from '../io/unallocated.js'
-import { writeGuest } from '../io/write.js'
+import { writeGuestHeld } from '../io/write.js'
 import { describeDecodeError } from '../options.js'
 import { withBacking } from './header.js'
 import { backingOf, givenLower } from './layer.js'
@@ -35,7 +35,7 @@ const copyDifferences = async (img: Image, offset: number, oldBytes: Uint8Array,
     }
     if (differs && runStart < 0) runStart = s
     if (!differs && runStart >= 0) {
-      await writeGuest(img, offset + runStart, [oldBytes.subarray(runStart, s)], s - runStart)
+      await writeGuestHeld(img, offset + runStart, [oldBytes.subarray(runStart, s)], s - runStart)
       runStart = -1
     }
   }
@@ -62,7 +62,7 @@ const copyUp = async (img: Image, next: LowerLayer): Promise<void> => {
  * Makes `newBacking` (null: none) the image's backing. Safe mode first copies into the image every
  * unallocated range where the old and new backing differ, so the guest content stays the same; the
  * header is rewritten only after that is durable. The old backing is closed when the image opened it.
- * Run it without concurrent writes.
+ * Writes arriving meanwhile wait until the new backing is in place.
  */
 export const rebaseImage = async (img: Image, newBacking: BlockDevice<QcowError> | null, options: unknown): Promise<void> => {
   const decoded = RebaseOptionsCodec.decode(options ?? {})
@@ -75,13 +75,18 @@ export const rebaseImage = async (img: Image, newBacking: BlockDevice<QcowError>
   const format = o.backingFormat ?? backingOf(next)?.backing.format
   const header = withBacking(img.header, o.backingFile === undefined ? undefined : { file: o.backingFile, ...(format === undefined ? {} : { format }) })
   if (E.isLeft(header)) return fail(header.left)
-  if (o.unsafe !== true) {
-    await copyUp(img, next)
-    await flushImage(img)
-  }
-  await img.updateHeader(header.right)
   const old = backingOf(img.lower)
-  img.lower = next
+  const release = await img.ranges.acquire(0, Math.ceil(img.header.size / img.g.clusterSize))
+  try {
+    if (o.unsafe !== true) {
+      await copyUp(img, next)
+      await flushImage(img)
+    }
+    await img.updateHeader(header.right)
+    img.lower = next
+  } finally {
+    release()
+  }
   await img.reads.quiesce()
   await old?.close()
 }

@@ -172,24 +172,33 @@ const writeInTable = async (
   if (changed) img.l2Cache.markDirty(table)
 }
 
+/**
+ * Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of
+ * 512) for a caller that already holds the range lock over those clusters.
+ */
+export const writeGuestHeld = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+  const { l2Coverage } = img.g
+  for (let pos = 0; pos < length; ) {
+    const guest = offset + pos
+    const l1Index = Math.floor(guest / l2Coverage)
+    const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
+    const table = await l2ForWrite(img, l1Index)
+    try {
+      await writeInTable(img, table, guest, buffers, pos, chunkEnd - pos)
+    } finally {
+      img.l2Cache.release(table)
+    }
+    pos = chunkEnd
+  }
+}
+
 /** Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of 512). */
 export const writeGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
-  const { clusterSize, l2Coverage } = img.g
+  const { clusterSize } = img.g
   const held = img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
   const release = typeof held === 'function' ? held : await held
   try {
-    for (let pos = 0; pos < length; ) {
-      const guest = offset + pos
-      const l1Index = Math.floor(guest / l2Coverage)
-      const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
-      const table = await l2ForWrite(img, l1Index)
-      try {
-        await writeInTable(img, table, guest, buffers, pos, chunkEnd - pos)
-      } finally {
-        img.l2Cache.release(table)
-      }
-      pos = chunkEnd
-    }
+    await writeGuestHeld(img, offset, buffers, length)
   } finally {
     release()
   }
