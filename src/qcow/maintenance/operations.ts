@@ -1,7 +1,7 @@
 // The maintenance methods of a qcow device: argument checks, write exclusion and flushing around the operations.
 import * as E from 'fp-ts/lib/Either.js'
 import { disconnected, misaligned, outOfRange, readOnlyError } from '../../block/errors.js'
-import { checkRange } from '../../block/validate.js'
+import { checkRange, checkSeekStart } from '../../block/validate.js'
 import type { CheckReport, MapExtent, RepairReport } from '../api.js'
 import { corrupt } from '../errors.js'
 import type { Image } from '../image.js'
@@ -52,8 +52,9 @@ const exclusive = async <A>(img: Image, body: () => Promise<A>): Promise<A> => {
 /** `seekMapped` (mapped true) or `seekUnmapped`: a sector number, the size in sectors when none. */
 export const seek = async (img: Image, fromSector: number, mapped: boolean): Promise<number> => {
   live(img)
-  inRange(img, Math.min(fromSector, sizeSectors(img)), 0)
-  const found = await seekAllocation(img, Math.min(fromSector, sizeSectors(img)) * SECTOR, mapped)
+  const start = checkSeekStart(fromSector, sizeSectors(img))
+  if (E.isLeft(start)) return fail(start.left)
+  const found = await seekAllocation(img, start.right * SECTOR, mapped)
   return Math.floor(found / SECTOR)
 }
 
