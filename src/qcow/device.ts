@@ -11,7 +11,7 @@ import { chainMap } from './backing/map.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
-import { fail, guard } from './io/fault.js'
+import { fail, guard, settle } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
 import { writeGuest } from './io/write.js'
@@ -54,25 +54,34 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return guard('read', async () => {
-      const length = this.request(sector, buffers)
-      if (length === 0) return
-      const epoch = this.image.reads.begin()
-      try {
-        await readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
-      } finally {
-        this.image.reads.end(epoch)
-      }
-    })
+    return () => settle('read', () => this.startRead(sector, buffers))
+  }
+
+  private startRead(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
+    const length = this.request(sector, buffers)
+    if (length === 0) return undefined
+    const reads = this.image.reads
+    const epoch = reads.begin()
+    const end = (): void => reads.end(epoch)
+    let read: Promise<void>
+    try {
+      read = readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
+    } catch (e) {
+      end()
+      throw e
+    }
+    return read.finally(end)
   }
 
   write(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return guard('write', async () => {
-      const length = this.request(sector, buffers)
-      if (this.image.readOnly) fail(readOnlyError('write'))
-      if (this.image.corruptFound) fail(corrupt('the image was found corrupt earlier; writes are refused'))
-      if (length > 0) await writeGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
-    })
+    return () => settle('write', () => this.startWrite(sector, buffers))
+  }
+
+  private startWrite(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
+    const length = this.request(sector, buffers)
+    if (this.image.readOnly) fail(readOnlyError('write'))
+    if (this.image.corruptFound) fail(corrupt('the image was found corrupt earlier; writes are refused'))
+    return length > 0 ? writeGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length) : undefined
   }
 
   flush(): TaskEither<QcowError, void> {

@@ -5,6 +5,11 @@ export class Mutex {
   private locked = false
   private readonly waiters: Array<() => void> = []
 
+  /** True while someone holds the mutex (nobody waits for it otherwise). */
+  get held(): boolean {
+    return this.locked
+  }
+
   /** Acquires the mutex; await the result when it is a promise. */
   acquire(): Promise<void> | undefined {
     if (!this.locked) {
@@ -81,14 +86,16 @@ export class RangeLock {
 /** Counts reads in flight, by epoch, so freed clusters are reused only after the reads that may still use them end. */
 export class ReadTracker {
   private epoch = 0
-  private readonly active = new Map<number, number>()
+  /** Reads in flight that began in the current epoch (kept apart from the map: the common case). */
+  private current = 0
+  /** Reads in flight per earlier epoch. */
+  private readonly earlier = new Map<number, number>()
   private readonly waiters = new Map<number, Array<() => void>>()
 
   /** Registers a read starting now; pass the result to `end` when it finishes. */
   begin(): number {
-    const epoch = this.epoch
-    this.active.set(epoch, (this.active.get(epoch) ?? 0) + 1)
-    return epoch
+    this.current++
+    return this.epoch
   }
 
   /** Registers the read `body` for its duration. */
@@ -103,12 +110,16 @@ export class ReadTracker {
 
   /** Ends a read registered by `begin`. */
   end(epoch: number): void {
-    const left = (this.active.get(epoch) ?? 1) - 1
-    if (left > 0) {
-      this.active.set(epoch, left)
+    if (epoch === this.epoch) {
+      this.current--
       return
     }
-    this.active.delete(epoch)
+    const left = (this.earlier.get(epoch) ?? 1) - 1
+    if (left > 0) {
+      this.earlier.set(epoch, left)
+      return
+    }
+    this.earlier.delete(epoch)
     const waiting = this.waiters.get(epoch)
     if (waiting !== undefined) {
       this.waiters.delete(epoch)
@@ -118,9 +129,12 @@ export class ReadTracker {
 
   /** Resolves when every read in flight now has finished (reads started later are not waited for). */
   async quiesce(): Promise<void> {
+    if (this.current > 0) this.earlier.set(this.epoch, this.current)
+    this.current = 0
     this.epoch++
-    for (const epoch of [...this.active.keys()]) {
-      if (epoch >= this.epoch) continue
+    for (const epoch of [...this.earlier.keys()]) {
+      // An epoch may have ended while the loop waited for an earlier one.
+      if (!this.earlier.has(epoch)) continue
       await new Promise<void>((resolve) => {
         const list = this.waiters.get(epoch) ?? []
         list.push(resolve)

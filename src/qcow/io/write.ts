@@ -135,7 +135,8 @@ const writeInTable = async (
     pos += n
   }
   if (allocations > 0) {
-    const { first, zero } = await img.allocate(allocations)
+    const allocating = img.allocate(allocations)
+    const { first, zero } = allocating instanceof Promise ? await allocating : allocating
     let next = first
     for (const c of plan) {
       if (c.mode !== Mode.Allocate) continue
@@ -158,7 +159,10 @@ const writeInTable = async (
       last.length += bytes
     } else segments.push({ host, length: bytes, buffers: parts })
   }
-  for (const s of segments) await checkDataWrite(img, s.host, s.length)
+  for (const s of segments) {
+    const clash = checkDataWrite(img, s.host, s.length)
+    if (clash !== undefined) await clash
+  }
   if (segments.length === 1) await img.io.writev(segments[0].host, segments[0].buffers, segments[0].length)
   else await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
   let changed = false
@@ -182,7 +186,8 @@ export const writeGuestHeld = async (img: Image, offset: number, buffers: Readon
     const guest = offset + pos
     const l1Index = Math.floor(guest / l2Coverage)
     const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
-    const table = await l2ForWrite(img, l1Index)
+    const found = l2ForWrite(img, l1Index)
+    const table = found instanceof Promise ? await found : found
     try {
       await writeInTable(img, table, guest, buffers, pos, chunkEnd - pos)
     } finally {
@@ -192,14 +197,22 @@ export const writeGuestHeld = async (img: Image, offset: number, buffers: Readon
   }
 }
 
+/** Runs `write` (started at once), then `release` however it ends. */
+const releasing = (release: () => void, write: () => Promise<void>): Promise<void> => {
+  let started: Promise<void>
+  try {
+    started = write()
+  } catch (e) {
+    release()
+    throw e
+  }
+  return started.finally(release)
+}
+
 /** Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of 512). */
-export const writeGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+export const writeGuest = (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
   const { clusterSize } = img.g
   const held = img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
-  const release = typeof held === 'function' ? held : await held
-  try {
-    await writeGuestHeld(img, offset, buffers, length)
-  } finally {
-    release()
-  }
+  const write = (): Promise<void> => writeGuestHeld(img, offset, buffers, length)
+  return typeof held === 'function' ? releasing(held, write) : held.then((release) => releasing(release, write))
 }
