@@ -1,4 +1,5 @@
 // Concurrency primitives: a mutex, a lock over guest cluster ranges, and a tracker of in-flight reads.
+import { RangeLock as SectorRangeLock } from '../../block/range-lock.js'
 
 /** A FIFO mutex; uncontended acquisition costs no promise. */
 export class Mutex {
@@ -38,48 +39,16 @@ export class Mutex {
   }
 }
 
-interface HeldRange {
-  readonly start: number
-  readonly end: number
-  /** Callers waiting for this range to be released (created on first conflict). */
-  waiters?: Array<() => void>
-}
-
-/** Exclusive locks over half-open ranges of guest clusters; overlapping holders run one at a time. */
+/** Exclusive locks over half-open ranges of guest clusters; overlapping holders run one at a time, in arrival order. */
 export class RangeLock {
-  private readonly held: HeldRange[] = []
+  private readonly lock = new SectorRangeLock()
 
   /**
-   * Holds `[start, end)` once it overlaps no held range and returns the release function; without a
-   * conflict it is returned at once (no promise).
+   * Holds `[start, end)` once no earlier holder or waiter overlaps it and returns the release
+   * function; without a conflict it is returned at once (no promise).
    */
   acquire(start: number, end: number): (() => void) | Promise<() => void> {
-    const conflict = this.conflict(start, end)
-    return conflict === undefined ? this.hold(start, end) : this.wait(conflict, start, end)
-  }
-
-  private conflict(start: number, end: number): HeldRange | undefined {
-    for (const h of this.held) if (h.start < end && start < h.end) return h
-    return undefined
-  }
-
-  private async wait(first: HeldRange, start: number, end: number): Promise<() => void> {
-    let conflict: HeldRange | undefined = first
-    while (conflict !== undefined) {
-      const blocking: HeldRange = conflict
-      await new Promise<void>((resolve) => (blocking.waiters ??= []).push(resolve))
-      conflict = this.conflict(start, end)
-    }
-    return this.hold(start, end)
-  }
-
-  private hold(start: number, end: number): () => void {
-    const entry: HeldRange = { start, end }
-    this.held.push(entry)
-    return () => {
-      this.held.splice(this.held.indexOf(entry), 1)
-      if (entry.waiters !== undefined) for (const wake of entry.waiters) wake()
-    }
+    return this.lock.take(start, end, true)
   }
 }
 

@@ -105,6 +105,30 @@ const releaseOld = (img: Image, c: ClusterWrite): void => {
   }
 }
 
+/**
+ * The host offset of guest bytes `[guest, guest + length)` when every cluster of them is written in
+ * place and they are contiguous on the host, else -1 (the general path then decides, and reports
+ * invalid entries).
+ */
+const inPlaceRun = (img: Image, view: DataView, guest: number, length: number): number => {
+  const { clusterSize, l2Entries } = img.g
+  let start = -1
+  for (let pos = 0; pos < length; ) {
+    const offset = guest + pos
+    const within = offset % clusterSize
+    const slot = Math.floor(offset / clusterSize) % l2Entries
+    const hi = view.getUint32(slot * 8)
+    const lo = view.getUint32(slot * 8 + 4)
+    if ((hi & COPIED_HI) === 0 || (hi & COMPRESSED_HI) !== 0 || (lo & ZERO_LO) !== 0 || l2EntryProblem(img, hi, lo) !== undefined) return -1
+    const host = entryOffset(hi, lo) + within
+    if (host === within) return -1
+    if (pos === 0) start = host
+    else if (host !== start + pos) return -1
+    pos += Math.min(clusterSize - within, length - pos)
+  }
+  return start
+}
+
 /** Writes guest bytes inside one L2 table's range. */
 const writeInTable = async (
   img: Image,
@@ -116,6 +140,13 @@ const writeInTable = async (
 ): Promise<void> => {
   const { clusterSize, l2Entries } = img.g
   const view = table.view
+  const inPlace = inPlaceRun(img, view, guest, length)
+  if (inPlace >= 0) {
+    const clash = checkDataWrite(img, inPlace, length)
+    if (clash !== undefined) await clash
+    const whole = at === 0 && buffers.length === 1 && buffers[0].byteLength === length
+    return img.io.writev(inPlace, whole ? buffers : region(buffers, at, length), length)
+  }
   const plan: ClusterWrite[] = []
   let allocations = 0
   for (let pos = 0; pos < length; ) {
