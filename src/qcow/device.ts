@@ -11,7 +11,7 @@ import { chainMap } from './backing/map.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
-import { fail, guard, settle } from './io/fault.js'
+import { fail, failedAs, guard, settle } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
 import { writeGuest } from './io/write.js'
@@ -19,6 +19,9 @@ import * as ops from './maintenance/operations.js'
 
 /** Sector size of every qcow device. */
 export const QCOW_SECTOR_SIZE = 512
+
+const readFailed = failedAs('read')
+const writeFailed = failedAs('write')
 
 /** Strips the engine's internal header fields from what `header()` returns. */
 const publicHeader = (img: Image): QcowHeader => {
@@ -54,7 +57,7 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return () => settle('read', () => this.startRead(sector, buffers))
+    return () => settle(readFailed, () => this.startRead(sector, buffers))
   }
 
   private startRead(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
@@ -74,7 +77,7 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   write(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return () => settle('write', () => this.startWrite(sector, buffers))
+    return () => settle(writeFailed, () => this.startWrite(sector, buffers))
   }
 
   private startWrite(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {

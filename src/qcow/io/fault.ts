@@ -39,18 +39,24 @@ export const guard =
   () =>
     body().then(E.right, (e: unknown) => leftOf(operation, e))
 
+/** The Left of a failure of `operation`, as a function made once per operation (for `settle`). */
+export const failedAs =
+  (operation: string) =>
+  (e: unknown): E.Either<QcowError, never> =>
+    leftOf(operation, e)
+
 /**
  * `guard` for the hot paths: `start` runs at once and may throw (a fault) or return a promise, or
- * undefined when it finished without one.
+ * undefined when it finished without one; `failed` (from `failedAs`) renders a failure.
  */
-export const settle = (operation: string, start: () => Promise<void> | undefined): Promise<E.Either<QcowError, void>> => {
+export const settle = (failed: (e: unknown) => E.Either<QcowError, never>, start: () => Promise<void> | undefined): Promise<E.Either<QcowError, void>> => {
   let started: Promise<void> | undefined
   try {
     started = start()
   } catch (e) {
-    return Promise.resolve(leftOf(operation, e))
+    return Promise.resolve(failed(e))
   }
-  return started === undefined ? Promise.resolve(RIGHT_VOID) : started.then(toRightVoid, (e: unknown) => leftOf(operation, e))
+  return started === undefined ? Promise.resolve(RIGHT_VOID) : started.then(toRightVoid, failed)
 }
 
 const RIGHT_VOID: E.Either<QcowError, void> = E.right(undefined)
