@@ -76,9 +76,14 @@ export class ChunkStore {
     slab.free.push(chunk.slot)
   }
 
-  /** The indices of the chunks in use. */
-  indices(): number[] {
-    return [...this.chunks.keys()]
+  /** True when the chunk at `index` is in use. */
+  has(index: number): boolean {
+    return this.chunks.has(index)
+  }
+
+  /** The indices of the chunks in use (do not release chunks while iterating). */
+  keys(): IterableIterator<number> {
+    return this.chunks.keys()
   }
 
   /** Releases every chunk. */
