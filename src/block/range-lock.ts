@@ -1,77 +1,83 @@
 // A lock over ranges of sectors, so overlapping requests run one after another and each behaves atomically.
 
-/** A request's hold on a range, from `take` to `release`. */
-export interface Holder {
+/** A holder or waiter of the lock. */
+interface Entry {
   readonly start: number
   readonly end: number
   readonly exclusive: boolean
-  /** Later holders waiting for this one (created on the first). */
-  waiters: Holder[] | undefined
-  /** How many earlier conflicting holders this one still waits for. */
-  pending: number
-  /** Called when `pending` reaches zero (set only while waiting). */
-  wake: (() => void) | undefined
+  /** Earlier conflicting entries not released yet. */
+  blockers: number
+  /** Later entries waiting for this one (made on the first). */
+  dependents: Entry[] | undefined
+  /** Hands the range over once `blockers` reaches 0 (set while the entry waits). */
+  grant: (() => void) | undefined
+}
+
+/** Runs `run` (started at once), then `release` however it ends. */
+const runReleasing = <A>(run: () => Promise<A>, release: () => void): Promise<A> => {
+  let running: Promise<A>
+  try {
+    running = run()
+  } catch (e) {
+    release()
+    return Promise.reject(e)
+  }
+  return running.finally(release)
 }
 
 /**
  * Orders overlapping requests: a request waits for every earlier request on an overlapping range
  * unless both only read (shared). Requests on disjoint ranges never wait. Waiting only on earlier
- * arrivals keeps it first-come first-served and free of deadlocks. A range that conflicts with no
- * holder is granted without waiting for a promise.
+ * arrivals keeps it first-come first-served and free of deadlocks. Each release counts down the
+ * requests waiting for it, so a release wakes only those it lets run.
  */
 export class RangeLock {
-  private readonly holders = new Set<Holder>()
+  /** Holders and waiters, in arrival order. */
+  private readonly entries: Entry[] = []
+
+  /**
+   * Takes the range `[start, end)` (shared or exclusive): returns the function that releases it at
+   * once when no earlier request conflicts, else a promise of it, resolved once they have all let go.
+   */
+  take(start: number, end: number, exclusive: boolean): (() => void) | Promise<() => void> {
+    const entry: Entry = { start, end, exclusive, blockers: 0, dependents: undefined, grant: undefined }
+    for (const e of this.entries) {
+      if (e.start < end && start < e.end && (exclusive || e.exclusive)) {
+        entry.blockers++
+        if (e.dependents === undefined) e.dependents = [entry]
+        else e.dependents.push(entry)
+      }
+    }
+    this.entries.push(entry)
+    const release = (): void => this.release(entry)
+    if (entry.blockers === 0) return release
+    return new Promise((resolve) => {
+      entry.grant = () => resolve(release)
+    })
+  }
 
   /**
    * Takes the range `[start, end)` (shared for reads, exclusive for writes) and resolves, once every
    * earlier conflicting holder has let go, with the function that releases it.
    */
   async acquire(start: number, end: number, exclusive: boolean): Promise<() => void> {
-    const holder = this.take(start, end, exclusive)
-    if (holder.pending > 0) await this.granted(holder)
-    return () => this.release(holder)
+    return this.take(start, end, exclusive)
   }
 
   /** Runs `run` while holding `[start, end)`, releasing it however `run` ends. */
-  async with<A>(start: number, end: number, exclusive: boolean, run: () => Promise<A>): Promise<A> {
-    const holder = this.take(start, end, exclusive)
-    try {
-      if (holder.pending > 0) await this.granted(holder)
-      return await run()
-    } finally {
-      this.release(holder)
-    }
+  with<A>(start: number, end: number, exclusive: boolean, run: () => Promise<A>): Promise<A> {
+    const taken = this.take(start, end, exclusive)
+    return typeof taken === 'function' ? runReleasing(run, taken) : taken.then((release) => runReleasing(run, release))
   }
 
-  /**
-   * Takes the range `[start, end)` behind every earlier conflicting holder. The range is held once
-   * `holder.pending` is 0, or else once `granted(holder)` resolves (call it at once); every holder
-   * must be released with `release`.
-   */
-  take(start: number, end: number, exclusive: boolean): Holder {
-    const holder: Holder = { start, end, exclusive, waiters: undefined, pending: 0, wake: undefined }
-    for (const h of this.holders) {
-      if (h.start < end && start < h.end && (exclusive || h.exclusive)) {
-        if (h.waiters === undefined) h.waiters = [holder]
-        else h.waiters.push(holder)
-        holder.pending++
-      }
-    }
-    this.holders.add(holder)
-    return holder
-  }
-
-  /** Resolves once every holder `holder` waits for has let go. */
-  granted(holder: Holder): Promise<void> {
-    return new Promise<void>((resolve) => (holder.wake = resolve))
-  }
-
-  /** Lets go of `holder`, waking the holders for which it was the last one they waited for. */
-  release(holder: Holder): void {
-    if (!this.holders.delete(holder) || holder.waiters === undefined) return
-    for (const waiter of holder.waiters) {
-      waiter.pending--
-      if (waiter.pending === 0 && waiter.wake !== undefined) waiter.wake()
+  private release(entry: Entry): void {
+    const at = this.entries.indexOf(entry)
+    if (at < 0) return
+    this.entries.splice(at, 1)
+    if (entry.dependents === undefined) return
+    for (const d of entry.dependents) {
+      d.blockers--
+      if (d.blockers === 0) d.grant?.()
     }
   }
 }

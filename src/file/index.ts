@@ -132,12 +132,12 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
       if (E.isLeft(checked)) return checked
       if (write && !this.readWrite) return E.left(readOnlyError(operation))
-      const holder = this.ranges.take(sector, sector + checked.right, write)
+      const taken = this.ranges.take(sector, sector + checked.right, write)
+      const release = typeof taken === 'function' ? taken : await taken
       try {
-        if (holder.pending > 0) await this.ranges.granted(holder)
         await this.io.submit(write, buffers, sector * FILE_SECTOR_SIZE, checked.right * FILE_SECTOR_SIZE)
       } finally {
-        this.ranges.release(holder)
+        release()
       }
       return E.right(undefined)
     } catch (cause) {
