@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { FileBlock } from '../src/file/index.js'
 import { SYNC_MAX_BYTES } from '../src/file/io.js'
 import { left, pattern, right, sameBytes, tempDir } from './helpers.js'
+import { issueAgainstModel, type ModelRequest } from './support/model-requests.js'
 
 /** A bad byte range of the file (set by each test) and every thread-pool call the device made. */
 const disk = vi.hoisted(() => ({
@@ -64,15 +65,6 @@ const requestArb = fc.record({
   seed: fc.nat(255),
 })
 
-/** Request: a range in sectors, its buffer boundaries in bytes, read or write. */
-interface Request {
-  readonly sector: number
-  readonly sectors: number
-  readonly cuts: ReadonlyArray<number>
-  readonly write: boolean
-  readonly seed: number
-}
-
 /**
  * Lays the drawn requests out as streams: each mostly starts where the previous one ends (or ends
  * where it starts) and keeps its kind (so requests issued together are adjacent and merge), sometimes jumps, switches
@@ -84,7 +76,7 @@ const streamArb = fc.array(requestArb, { minLength: 1, maxLength: 48, size: 'max
   let start = 0
   let end = 0
   let write = true
-  return drawn.map((r): Request => {
+  return drawn.map((r): ModelRequest => {
     const slot = r.place === 'after' ? end : r.place === 'before' ? start - r.slots : r.place
     start = ((slot % SLOTS) + SLOTS) % SLOTS
     end = start + r.slots
@@ -107,23 +99,7 @@ describe('FileBlock merging queued requests', () => {
         await writeFile(path, model)
         disk.bad = { start: 0, end: 0 }
         const device = right(await FileBlock.connect({ path })())
-        const pending = requests.map((r) => {
-          const bytes = pattern(r.sectors * SECTOR, r.seed)
-          const edges = [0, ...r.cuts, bytes.byteLength]
-          const buffers = edges.slice(1).map((end, i) => bytes.subarray(edges[i], end))
-          if (r.write) {
-            model.set(bytes, r.sector * SECTOR)
-            return device.write(r.sector, buffers)().then((result) => ({ result, expected: undefined, bytes }))
-          }
-          const expected = model.slice(r.sector * SECTOR, (r.sector + r.sectors) * SECTOR)
-          bytes.fill(0xee)
-          return device.read(r.sector, buffers)().then((result) => ({ result, expected, bytes }))
-        })
-        disk.calls = []
-        for (const { result, expected, bytes } of await Promise.all(pending)) {
-          right(result)
-          if (expected !== undefined) expect(sameBytes(bytes, expected)).toBe(true)
-        }
+        await issueAgainstModel(device, model, requests)
         right(await device.disconnect()())
         expect(sameBytes(new Uint8Array(await readFile(path)), model)).toBe(true)
       } finally {
