@@ -72,7 +72,7 @@ const bundleOrigin = (cache: Map<string, ReadonlyArray<readonly [number, string]
   const modules = cache.get(file) ?? (existsSync(file) ? bundleModules(file) : [])
   cache.set(file, modules)
   const owner = modules.filter(([start]) => start <= line).pop()
-  return owner === undefined ? undefined : owner[1].replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')
+  return owner === undefined ? undefined : owner[1].startsWith('dist/') ? owner[1].replace(/^dist\//, 'src/').replace(/\.js$/, '.ts') : owner[1]
 }
 
 const top = (selfMs: Map<string, { name: string; where: string; ms: number }>, totalMs: number, count: number): Hotspot[] =>
