@@ -9,8 +9,10 @@ import { disconnected, ioError, readOnlyError, unsupported, type BlockError } fr
 import { RangeLock } from '../block/range-lock.js'
 import { checkRange, checkRequest } from '../block/validate.js'
 import { Gate } from './gate.js'
+import { firstDataSector, firstHoleSector } from './holes.js'
 import { closeFile, readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
 import { openRegularFile } from './open.js'
+import { seekAddon } from './seek-addon.js'
 
 /** Sector size of every FileBlock. */
 export const FILE_SECTOR_SIZE = 512
@@ -45,6 +47,18 @@ export interface FileBlockDevice extends BlockDevice {
   readonly path: string
   writeZeroes(sector: number, sectors: number): TE.TaskEither<BlockError, void>
   resize(sizeSectors: number): TE.TaskEither<BlockError, void>
+  /**
+   * The first sector at or after `fromSector` holding data, or the size in sectors when none does:
+   * holes in a sparse file (lseek SEEK_DATA) are skipped. Without the native addon, or on a file
+   * system that cannot tell holes, every sector holds data.
+   */
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number>
+  /**
+   * The first sector at or after `fromSector` lying wholly in a hole (it reads as zeroes), or the size
+   * in sectors when none does. Without the native addon, or on a file system that cannot tell holes,
+   * there is none.
+   */
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number>
 }
 
 class FileBlockImpl implements FileBlockDevice {
@@ -98,6 +112,14 @@ class FileBlockImpl implements FileBlockDevice {
     })
   }
 
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek('seekMapped', fromSector, true)
+  }
+
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek('seekUnmapped', fromSector, false)
+  }
+
   flush(): TE.TaskEither<BlockError, void> {
     return this.request('flush', async () => {
       await syncFile(this.file)
@@ -138,6 +160,22 @@ class FileBlockImpl implements FileBlockDevice {
             })
           : Promise.resolve(E.left(disconnected())),
     )
+  }
+
+  /** `seekMapped` (mapped true) or `seekUnmapped`; waits for overlapping writes in flight so it sees each whole or not at all. */
+  private seek(operation: string, fromSector: number, mapped: boolean): TE.TaskEither<BlockError, number> {
+    return this.request(operation, async () => {
+      const size = this.sizeSectors
+      const checked = checkRange(Math.min(fromSector, size), 0, size)
+      if (E.isLeft(checked)) return checked
+      if (fromSector >= size) return E.right(size)
+      const addon = seekAddon
+      if (addon === undefined) return E.right(mapped ? fromSector : size)
+      const found = await this.ranges.with(fromSector, size, false, async () =>
+        (mapped ? firstDataSector : firstHoleSector)(addon, this.file.fd, fromSector, size),
+      )
+      return E.mapLeft((cause: Error) => ioError(operation, cause, this.path))(found)
+    })
   }
 
   /** Runs a request beside others (never during a shrink or disconnect), as long as the device is connected. */
