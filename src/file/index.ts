@@ -169,7 +169,7 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRange(Math.min(fromSector, size), 0, size)
       if (E.isLeft(checked)) return checked
       if (fromSector >= size) return E.right(size)
-      const addon = seekAddon
+      const addon = seekAddon()
       if (addon === undefined) return E.right(mapped ? fromSector : size)
       const found = await this.ranges.with(fromSector, size, false, async () =>
         (mapped ? firstDataSector : firstHoleSector)(addon, this.file.fd, fromSector, size),
