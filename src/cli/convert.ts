@@ -12,7 +12,7 @@ import { createImage, openImage, withImage, type Image } from './image.js'
 import { readBytes, writeBytes } from './bytes.js'
 import { decodeImageOptions, type ImageOptions } from './options.js'
 import { startProgress, type Progress } from './progress.js'
-import { clipRanges, walkRanges } from './ranges.js'
+import { alignRanges, clipRanges, walkRanges } from './ranges.js'
 
 /** Bytes read per step. */
 const CHUNK = 2 * 1024 * 1024
@@ -48,12 +48,15 @@ const writeNonZero = (dst: Image, start: number, data: Uint8Array, granule: numb
     return runStart >= 0 ? flushRun(data.byteLength) : E.right(undefined)
   }
 
-/** Copies every non-zero byte of `src` to `dst` (same size), updating `progress`. */
+/**
+ * Copies every non-zero byte of `src` to `dst` (same size), updating `progress`. Only the granules
+ * that may hold data are read (holes of a raw source are skipped), each whole, as qemu-img does.
+ */
 export const copyImage = (src: Image, dst: Image, granule: number, progress: Progress): TE.TaskEither<CliFailure, void> =>
   pipe(
     extentsOf(src),
     TE.chain((extents) =>
-      walkRanges(clipRanges(dataRanges(extents), 0, src.sizeBytes), CHUNK, (start, length) =>
+      walkRanges(clipRanges(alignRanges(dataRanges(extents), granule), 0, src.sizeBytes), CHUNK, (start, length) =>
         pipe(
           readBytes(src, start, length),
           TE.chain((data) => writeNonZero(dst, start, data, granule)),
