@@ -14,10 +14,15 @@ type Answer = number | 'none' | 'unknown'
 const errnoName = (errno: number): string =>
   Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`
 
-/** Checks one addon result and turns a negative errno into `'unknown'` or an error carrying its code. */
-const decode = (what: string, result: unknown): E.Either<Error, Answer> => {
+/**
+ * Checks one addon result for a seek from byte `offset` (an offset found must not lie before it) and
+ * turns a negative errno into `'unknown'` or an error carrying its code.
+ */
+const decode = (what: string, offset: number, result: unknown): E.Either<Error, Answer> => {
   if (result === 'none') return E.right('none')
-  if (typeof result !== 'number' || !Number.isSafeInteger(result)) return E.left(new Error(`lseek ${what} returned ${String(result)}`))
+  if (typeof result !== 'number' || !Number.isSafeInteger(result) || (result >= 0 && result < offset)) {
+    return E.left(new Error(`lseek ${what} from byte ${offset} returned ${String(result)}`))
+  }
   if (result >= 0) return E.right(result)
   if (CANNOT_TELL.has(-result)) return E.right('unknown')
   const code = errnoName(-result)
@@ -30,7 +35,7 @@ const decode = (what: string, result: unknown): E.Either<Error, Answer> => {
  * wholly in a hole or past the end of the file and reads as zeroes.
  */
 export const firstDataSector = (addon: SeekAddon, fd: number, from: number, size: number): E.Either<Error, number> => {
-  const found = decode('SEEK_DATA', addon.seekData(fd, from * SECTOR))
+  const found = decode('SEEK_DATA', from * SECTOR, addon.seekData(fd, from * SECTOR))
   if (E.isLeft(found)) return found
   const at = found.right
   if (at === 'unknown') return E.right(from)
@@ -46,16 +51,17 @@ export const firstDataSector = (addon: SeekAddon, fd: number, from: number, size
 export const firstHoleSector = (addon: SeekAddon, fd: number, from: number, size: number): E.Either<Error, number> => {
   let position = from * SECTOR
   for (;;) {
-    const hole = decode('SEEK_HOLE', addon.seekHole(fd, position))
+    const hole = decode('SEEK_HOLE', position, addon.seekHole(fd, position))
     if (E.isLeft(hole)) return hole
     if (hole.right === 'unknown') return E.right(size)
     if (hole.right === 'none') return E.right(Math.min(size, Math.ceil(position / SECTOR)))
     const sector = Math.ceil(hole.right / SECTOR)
     if (sector >= size) return E.right(size)
-    const data = decode('SEEK_DATA', addon.seekData(fd, sector * SECTOR))
+    const data = decode('SEEK_DATA', sector * SECTOR, addon.seekData(fd, sector * SECTOR))
     if (E.isLeft(data)) return data
     if (data.right === 'unknown') return E.right(size)
     if (data.right === 'none' || data.right >= (sector + 1) * SECTOR) return E.right(sector)
+    if (data.right <= position) return E.left(new Error(`lseek found both data and a hole at byte ${data.right}`))
     position = data.right
   }
 }
