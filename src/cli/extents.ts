@@ -67,10 +67,13 @@ const mergeExtents = (extents: ReadonlyArray<Extent>): Extent[] => {
   return out
 }
 
-/** The image's extents through its backing chain; a raw image's come from its file's holes (see `rawExtents`). */
+/**
+ * The image's extents through its backing chain; a raw image's come from its file's holes (see
+ * `rawExtents`). An empty disk has one empty extent, unallocated, as qemu-img map prints it.
+ */
 export const extentsOf = (image: Image): TE.TaskEither<CliFailure, ReadonlyArray<Extent>> =>
   image.sizeBytes === 0
-    ? TE.right([])
+    ? TE.right([{ start: 0, length: 0, depth: 0, present: false, zero: false, data: false, file: image.path }])
     : image.qcow === undefined
       ? () => rawExtents(image)
       : pipe(qcowExtents(image, image.qcow), TE.map(mergeExtents))
