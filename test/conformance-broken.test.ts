@@ -106,6 +106,21 @@ describe('the conformance laws fail on broken devices', () => {
     await expectFailure(lawNamed(factory, 'bad arguments'), /expected OutOfRange/)
   })
 
+  it('a device that reports sectors holding data as unmapped breaks the model law', async () => {
+    const factory = brokenFactory((disk) =>
+      forwarding(disk, {
+        seekMapped: () => () => Promise.resolve(E.right(SECTORS)),
+        seekUnmapped: (from) => () => Promise.resolve(E.right(Math.min(from, SECTORS))),
+      }),
+    )
+    await expectFailure(lawNamed(factory, 'reads return'), /unmapped but sector \d+ holds data/)
+  })
+
+  it('a device whose seek runs past its end breaks the model law', async () => {
+    const factory = brokenFactory((disk) => forwarding(disk, { seekMapped: () => () => Promise.resolve(E.right(SECTORS + 1)), seekUnmapped: (from) => disk.seekUnmapped!(from) }))
+    await expectFailure(lawNamed(factory, 'reads return'), /returned 33 on a device of 32 sectors/)
+  })
+
   it('a device that keeps working after disconnect breaks the disconnect law', async () => {
     const factory = brokenFactory((disk) => forwarding(disk, { disconnect: () => () => Promise.resolve(E.right(undefined)) }))
     await expectFailure(lawNamed(factory, 'requests in flight'), /after disconnect/)

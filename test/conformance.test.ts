@@ -64,6 +64,13 @@ const devices: ReadonlyArray<readonly [string, DeviceFactory<BlockError>]> = [
     },
   ],
   [
+    'RamDisk of three memory chunks',
+    async () => {
+      const device = right(await RamDisk.connect({ size: 3 * 128 * 512 })())
+      return { device, sizeSectors: 3 * 128, readWrite: true, release: disconnecting(device) }
+    },
+  ],
+  [
     'RamDisk opened read-only',
     async () => {
       const device = right(await RamDisk.connect({ size: SECTORS * 512, readOnly: true })())

@@ -1,4 +1,4 @@
-// RamDisk: sparseness (memory follows data, not size) and configuration decoding.
+// RamDisk: sparseness (memory follows data, not size), seeks over its chunks and configuration decoding.
 import { describe, expect, it } from 'vitest'
 import { describeBlockError } from '../src/block/errors.js'
 import { RamDisk } from '../src/ramdisk/index.js'
@@ -30,6 +30,35 @@ describe('RamDisk sparseness', () => {
     const disk = right(await RamDisk.connect({ size: 2 ** 40 })())
     right(await disk.read(12345678, [new Uint8Array(1024 * 1024)])())
     expect(disk.allocatedBytes()).toBe(0)
+  })
+})
+
+describe('RamDisk seeks', () => {
+  it('seekMapped/seekUnmapped find the chunks that hold memory, on a 1 TiB disk without visiting its holes', async () => {
+    const disk = right(await RamDisk.connect({ size: 2 ** 40 })())
+    const size = 2 ** 31
+    expect([right(await disk.seekMapped(0)()), right(await disk.seekUnmapped(0)())]).toEqual([size, 0])
+    const chunk = 128 // sectors of one 64 KiB chunk
+    right(await disk.write(5 * chunk + 3, [pattern(512, 1)])())
+    right(await disk.write(6 * chunk, [pattern(512, 2)])())
+    right(await disk.write(size - 1, [pattern(512, 3)])())
+    expect(right(await disk.seekMapped(0)())).toBe(5 * chunk)
+    expect(right(await disk.seekMapped(5 * chunk + 100)())).toBe(5 * chunk + 100)
+    expect(right(await disk.seekUnmapped(5 * chunk + 100)())).toBe(7 * chunk)
+    expect(right(await disk.seekMapped(7 * chunk)())).toBe(size - chunk)
+    expect(right(await disk.seekUnmapped(size - 10)())).toBe(size)
+    expect([right(await disk.seekMapped(size)()), right(await disk.seekUnmapped(size + 5)())]).toEqual([size, size])
+    right(await disk.discard(5 * chunk, chunk)())
+    expect(right(await disk.seekMapped(0)())).toBe(6 * chunk)
+    expect(left(await disk.seekMapped(-1)())._tag).toBe('OutOfRange')
+    expect(left(await disk.seekUnmapped(0.5)())._tag).toBe('OutOfRange')
+  })
+
+  it('answers stop at the end of a disk shrunk inside a chunk', async () => {
+    const disk = right(await RamDisk.connect({ size: 64 * 1024 })())
+    right(await disk.write(0, [pattern(64 * 1024, 4)])())
+    right(await disk.resize(10)())
+    expect([right(await disk.seekMapped(3)()), right(await disk.seekUnmapped(3)())]).toEqual([3, 10])
   })
 })
 

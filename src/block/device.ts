@@ -33,6 +33,16 @@ export interface BlockDevice<E = BlockError> {
   writeZeroes?(sector: number, sectors: number): TaskEither<E, void>
   /** Optional: changes the device's size; new sectors read as zeroes. */
   resize?(sizeSectors: number): TaskEither<E, void>
+  /**
+   * Optional, offered together with `seekUnmapped`: the first sector at or after `fromSector` that is
+   * mapped (may hold data), or the size in sectors when there is none (also when `fromSector` is at
+   * or past the end). Every sector the device reports unmapped reads as zeroes, so a copier that skips
+   * unmapped ranges loses nothing; a mapped sector may still read as zeroes. `fromSector` must be a
+   * non-negative safe integer (else `OutOfRange`).
+   */
+  seekMapped?(fromSector: number): TaskEither<E, number>
+  /** Optional, offered together with `seekMapped`: the first sector at or after `fromSector` that is unmapped (reads as zeroes), or the size in sectors when none. */
+  seekUnmapped?(fromSector: number): TaskEither<E, number>
 }
 
 /** A family of devices opened from a configuration: the argument of functors such as `makeQcow`. */

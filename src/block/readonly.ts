@@ -6,7 +6,8 @@ import { disconnected, readOnlyError, type Disconnected, type ReadOnly } from '.
 
 /**
  * A read-only view of `device`: reads and flushes pass through, `write` (and `discard`,
- * `writeZeroes`, `resize`, offered only when `device` has them) fail with `ReadOnly`.
+ * `writeZeroes`, `resize`, offered only when `device` has them) fail with `ReadOnly`; `seekMapped` and
+ * `seekUnmapped` pass through when `device` has them.
  * Disconnecting the view ends the view only; `device` stays connected and is its owner's to close.
  */
 export const readOnly = <E>(device: BlockDevice<E>): BlockDevice<E | ReadOnly | Disconnected> => {
@@ -15,6 +16,7 @@ export const readOnly = <E>(device: BlockDevice<E>): BlockDevice<E | ReadOnly | 
     <A>(task: () => TaskEither<E | ReadOnly | Disconnected, A>): TaskEither<E | ReadOnly | Disconnected, A> =>
     () =>
       connected ? task()() : Promise.resolve(E.left(disconnected()))
+  const { seekMapped, seekUnmapped } = device
   const refuse = (operation: string) => whileConnected<void>(() => () => Promise.resolve(E.left(readOnlyError(operation))))
   return {
     getInfo: () =>
@@ -30,5 +32,11 @@ export const readOnly = <E>(device: BlockDevice<E>): BlockDevice<E | ReadOnly | 
     ...(device.discard === undefined ? {} : { discard: () => refuse('discard') }),
     ...(device.writeZeroes === undefined ? {} : { writeZeroes: () => refuse('write zeroes') }),
     ...(device.resize === undefined ? {} : { resize: () => refuse('resize') }),
+    ...(seekMapped === undefined || seekUnmapped === undefined
+      ? {}
+      : {
+          seekMapped: (from: number) => whileConnected(() => seekMapped.call(device, from)),
+          seekUnmapped: (from: number) => whileConnected(() => seekUnmapped.call(device, from)),
+        }),
   }
 }

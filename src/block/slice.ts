@@ -3,12 +3,13 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice, BlockInfo } from './device.js'
 import { disconnected, type BlockError } from './errors.js'
-import { checkRange, checkRequest } from './validate.js'
+import { checkRange, checkRequest, checkSeekStart } from './validate.js'
 
 /**
  * Opens a window of `sectors` sectors of `device` starting at `startSector`, after checking the
  * window lies inside the device. The window checks every request against its own size and shifts
- * it; `discard` and `writeZeroes` are offered only when `device` has them, `resize` never.
+ * it; `discard`, `writeZeroes` and the seeks (answers capped at the window's end) are offered only when
+ * `device` has them, `resize` never.
  * Disconnecting the window ends the window only; `device` stays connected and is its owner's to close.
  */
 export const slice =
@@ -30,7 +31,16 @@ const window = <E>(device: BlockDevice<E>, start: number, sectors: number, secto
       return E.isLeft(valid) ? Promise.resolve(valid) : forward()()
     }
   const always = (): E.Either<BlockError, void> => E.right(undefined)
-  const { discard, writeZeroes } = device
+  const { discard, writeZeroes, seekMapped, seekUnmapped } = device
+  const seek =
+    (op: (this: BlockDevice<E>, from: number) => TE.TaskEither<E, number>) =>
+    (from: number): TE.TaskEither<E | BlockError, number> =>
+    async () => {
+      if (!connected) return E.left(disconnected())
+      const valid = checkSeekStart(from, sectors)
+      if (E.isLeft(valid) || valid.right === sectors) return valid
+      return E.map((found: number) => Math.min(sectors, found - start))(await op.call(device, start + valid.right)())
+    }
   return {
     getInfo: () => () =>
       connected
@@ -55,5 +65,6 @@ const window = <E>(device: BlockDevice<E>, start: number, sectors: number, secto
           writeZeroes: (sector: number, n: number) =>
             checked(() => checkRange(sector, n, sectors), () => writeZeroes.call(device, start + sector, n)),
         }),
+    ...(seekMapped === undefined || seekUnmapped === undefined ? {} : { seekMapped: seek(seekMapped), seekUnmapped: seek(seekUnmapped) }),
   }
 }

@@ -12,6 +12,12 @@ export const checkRange = (sector: number, sectors: number, sizeSectors: number)
   return E.right(undefined)
 }
 
+/** Checks the start of a `seekMapped`/`seekUnmapped` request and returns it, capped at the device's end. */
+export const checkSeekStart = (fromSector: number, sizeSectors: number): E.Either<BlockError, number> =>
+  isSectorNumber(fromSector)
+    ? E.right(Math.min(fromSector, sizeSectors))
+    : E.left(outOfRange(fromSector, 0, sizeSectors, 'the sector is not a non-negative safe integer'))
+
 /** Returns the number of sectors the buffers cover, or `Misaligned` when one is not whole sectors. */
 export const countSectors = (buffers: ReadonlyArray<Uint8Array>, sectorSize: number): E.Either<BlockError, number> => {
   if (!Array.isArray(buffers)) return E.left(misaligned('the buffers must be given as an array'))

@@ -42,7 +42,7 @@ const qcowExtents = (image: Image, qcow: QcowDevice): TE.TaskEither<CliFailure, 
   pipe(
     TE.Do,
     TE.bind('files', () => layerFiles(image, qcow)),
-    TE.bind('chain', () => pipe(qcow.mapChain(), TE.mapLeft(fromQcowError(image.path)))),
+    TE.bind('chain', () => pipe(qcow.map(), TE.mapLeft(fromQcowError(image.path)))),
     TE.map(({ files, chain }) => chain.map((e) => ({ ...e, file: files[e.depth] ?? '' }))),
   )
 

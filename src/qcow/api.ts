@@ -130,28 +130,30 @@ export interface BackingLayerInfo {
   readonly device: BlockDevice<QcowError>
 }
 
-/** One extent of `device.map()`, in bytes, with the flags `qemu-img map --output=json` prints. */
+/**
+ * One extent of `device.map()`, in bytes, with the fields `qemu-img map --output=json` prints for the
+ * image and its backing chain.
+ */
 export interface MapExtent {
   readonly start: number
   readonly length: number
-  /** Allocated in this image: a data, compressed or ZERO cluster (qemu-img's `present` at depth 0). */
-  readonly present: boolean
-  /** Reads as zeroes. */
-  readonly zero: boolean
-  /** Holds data: a normal or compressed cluster. */
-  readonly data: boolean
-  /** Host offset of the bytes, for normal and preallocated zero clusters. */
-  readonly offset?: number
-}
-
-/** One extent of `device.mapChain()`: a map extent and the layer describing it. */
-export interface ChainExtent extends MapExtent {
   /**
-   * The layer, as `qemu-img map` counts: 0 this image, 1 its backing, and so on; past the end of a
-   * shorter backing, the last layer covering the range. `present` then means allocated in that layer
-   * (a raw backing counts as allocated).
+   * The layer describing the range, as qemu-img counts: 0 this image, 1 its backing, and so on.
+   * Ranges no layer allocates are described by the bottom layer; past the end of a shorter backing,
+   * by the last layer covering the range.
    */
   readonly depth: number
+  /**
+   * Allocated in that layer (qemu-img's `present`): a data, compressed or ZERO cluster of a qcow2
+   * layer, or any part of a raw layer (its holes too).
+   */
+  readonly present: boolean
+  /** Reads as zeroes: a ZERO cluster, an unallocated range with nothing below it, a raw layer's hole. */
+  readonly zero: boolean
+  /** Holds data: a normal or compressed cluster, or a raw layer's data. */
+  readonly data: boolean
+  /** Host offset of the bytes in that layer's file, for normal and preallocated zero clusters and raw layers. */
+  readonly offset?: number
 }
 
 /** What `device.check()` reports; the counts equal `qemu-img check --output=json` on the same image. */
@@ -214,17 +216,25 @@ export interface QcowDevice extends BlockDevice<QcowError> {
    * this form; without it the size is in sectors (see above).
    */
   resize(newSizeBytes: number, options: ResizeOptions): TaskEither<QcowError, void>
-  /** The first sector at or after `fromSector` allocated in this image, or the size in sectors when none. */
-  seekMapped(fromSector: number): TaskEither<QcowError, number>
-  /** The first sector at or after `fromSector` not allocated in this image, or the size in sectors when none. */
-  seekUnmapped(fromSector: number): TaskEither<QcowError, number>
-  /** The allocation map of `sectors` sectors from `fromSector` (default: the whole disk), merged like qemu-img map. */
-  map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
   /**
-   * The map of the same range through the backing chain, like `qemu-img map --output=json`: ranges
-   * this image leaves unallocated are described by the layer serving them, with its `depth`.
+   * The first sector at or after `fromSector` that is mapped through the backing chain, or the size in
+   * sectors when none. A sector is mapped when this image allocates it (a data, compressed or ZERO
+   * cluster) or, where it does not, when the backing maps it: a qcow2 backing by the same rule,
+   * recursively; another device where its own `seekMapped` says so, everywhere when it has no seeks.
+   * Sectors past the end of a shorter backing and sectors no layer allocates are unmapped, and every
+   * unmapped sector reads as zeroes, so a copy that skips unmapped ranges loses nothing. Without a
+   * backing file this is the image's own allocation (`map()`'s `present` at depth 0).
    */
-  mapChain(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<ChainExtent>>
+  seekMapped(fromSector: number): TaskEither<QcowError, number>
+  /** The first sector at or after `fromSector` that is unmapped (see `seekMapped`), or the size in sectors when none. */
+  seekUnmapped(fromSector: number): TaskEither<QcowError, number>
+  /**
+   * The map of `sectors` sectors from `fromSector` (default: the whole disk) through the backing
+   * chain, equal to `qemu-img map --output=json`: ranges this image allocates at depth 0, others
+   * described by the backing layer serving them, with its depth; neighbours with the same depth, flags
+   * and contiguous offsets merged.
+   */
+  map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>>
   /** Deallocates whole clusters of the range and zeroes partial ones: the range reads as zeroes afterwards. */
   discard(sector: number, sectors: number): TaskEither<QcowError, void>
   /** Makes the range read as zeroes: ZERO clusters (version 3) for whole clusters, zero data elsewhere. */

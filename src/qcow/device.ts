@@ -4,10 +4,9 @@ import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice, BlockInfo } from '../block/device.js'
 import { disconnected, readOnlyError } from '../block/errors.js'
 import { checkRequest } from '../block/validate.js'
-import type { BackingLayerInfo, ChainExtent, CheckReport, MapExtent, QcowDevice, QcowHeader, RebaseOptions, RepairReport } from './api.js'
+import type { BackingLayerInfo, CheckReport, MapExtent, QcowDevice, QcowHeader, RebaseOptions, RepairReport } from './api.js'
 import { commitImage } from './backing/commit.js'
 import { backingOf, listChain } from './backing/layer.js'
-import { chainMap } from './backing/map.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
@@ -143,10 +142,6 @@ export class QcowDeviceImpl implements QcowDevice {
 
   map(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<MapExtent>> {
     return guard('map', () => ops.map(this.image, fromSector, sectors))
-  }
-
-  mapChain(fromSector?: number, sectors?: number): TaskEither<QcowError, ReadonlyArray<ChainExtent>> {
-    return guard('mapChain', async () => chainMap(this.image.lower, await ops.map(this.image, fromSector, sectors)))
   }
 
   discard(sector: number, sectors: number): TaskEither<QcowError, void> {

@@ -5,7 +5,7 @@ import * as t from 'io-ts/lib/index.js'
 import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, readOnlyError, type BlockError } from '../block/errors.js'
-import { bytesToSectors, checkRange, checkRequest } from '../block/validate.js'
+import { bytesToSectors, checkRange, checkRequest, checkSeekStart } from '../block/validate.js'
 
 /** Sector size of every RamDisk. */
 export const RAMDISK_SECTOR_SIZE = 512
@@ -20,11 +20,13 @@ export interface RamDiskConfig {
   readonly readOnly?: boolean
 }
 
-/** A RamDisk device: a BlockDevice with discard, zero writes and resize. */
+/** A RamDisk device: a BlockDevice with discard, zero writes, resize and seeks (mapped: inside a chunk that holds memory). */
 export interface RamDiskDevice extends BlockDevice {
   discard(sector: number, sectors: number): TE.TaskEither<BlockError, void>
   writeZeroes(sector: number, sectors: number): TE.TaskEither<BlockError, void>
   resize(sizeSectors: number): TE.TaskEither<BlockError, void>
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number>
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number>
   /** Bytes of memory currently held for data (a multiple of the chunk size). */
   allocatedBytes(): number
 }
@@ -111,6 +113,33 @@ class RamDiskImpl implements RamDiskDevice {
       }
       this.sizeSectors = sizeSectors
       return E.right(undefined)
+    })
+  }
+
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek(fromSector, true)
+  }
+
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek(fromSector, false)
+  }
+
+  /** The first sector at or after `fromSector` whose chunk holds memory (`mapped`) or does not; the size when none. */
+  private seek(fromSector: number, mapped: boolean): TE.TaskEither<BlockError, number> {
+    return this.run(() => {
+      const checked = checkSeekStart(fromSector, this.sizeSectors)
+      if (E.isLeft(checked)) return checked
+      const first = Math.floor((checked.right * RAMDISK_SECTOR_SIZE) / CHUNK)
+      let index = first
+      if (mapped) {
+        // The nearest chunk at or after `first`: probe index by index while that is cheaper than visiting every chunk.
+        const limit = Math.ceil((this.sizeSectors * RAMDISK_SECTOR_SIZE) / CHUNK)
+        if (limit - first > this.chunks.size) {
+          index = limit
+          for (const i of this.chunks.keys()) if (i >= first && i < index) index = i
+        } else while (index < limit && !this.chunks.has(index)) index++
+      } else while (this.chunks.has(index)) index++
+      return E.right(Math.min(this.sizeSectors, Math.max(checked.right, (index * CHUNK) / RAMDISK_SECTOR_SIZE)))
     })
   }
 

@@ -1,9 +1,10 @@
-// Model-based property test: an overlay over a RamDisk backing against a byte-array model (writes, discards, zero writes, reopen, commit, rebase).
+// Model-based property test: an overlay over a sparse RamDisk backing against a byte-array model (writes, discards, zero writes, reopen, commit, rebase), with seeks and the chain map checked against it.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { QcowDevice } from '../../src/qcow/index.js'
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
 import { Qcow, diskWith, pattern, ramDisk, run, sameBytes } from '../qcow/support/harness.js'
+import { expectSeeksFollowMap } from './support.js'
 
 interface Config {
   readonly clusterSize: number
@@ -23,6 +24,7 @@ type Op =
   | { readonly kind: 'reconnect' }
   | { readonly kind: 'commit' }
   | { readonly kind: 'rebase'; readonly seed: number; readonly unsafe: boolean }
+  | { readonly kind: 'seek'; readonly sector: number }
 
 const opArb = (c: Config): fc.Arbitrary<Op> => {
   const sectors = c.size / 512
@@ -41,6 +43,7 @@ const opArb = (c: Config): fc.Arbitrary<Op> => {
     { weight: 1, arbitrary: fc.constant({ kind: 'reconnect' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
     { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.boolean()).map(([seed, unsafe]) => ({ kind: 'rebase' as const, seed, unsafe })) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: sectors }).map((sector) => ({ kind: 'seek' as const, sector })) },
   )
 }
 
@@ -58,11 +61,35 @@ const contents = async (d: RamDiskDevice | QcowDevice): Promise<Uint8Array> => {
   return out
 }
 
+/** A RamDisk of `size` bytes holding a pattern in every other 64 KiB memory chunk, the chunks between left unmapped. */
+const sparseBacking = async (size: number): Promise<{ disk: RamDiskDevice; bytes: Uint8Array }> => {
+  const bytes = pattern(size, 1)
+  const chunk = 64 * 1024
+  for (let at = chunk; at < size; at += 2 * chunk) bytes.fill(0, at, at + chunk)
+  const disk = await diskWith(bytes)
+  for (let at = chunk; at < size; at += 2 * chunk) await run(disk.discard(at / 512, Math.min(chunk, size - at) / 512))
+  return { disk, bytes }
+}
+
+/** seekMapped/seekUnmapped from `sector`: exactly one answers `sector` inside the disk, and the unmapped run found reads as zeroes. */
+const expectSeeksAt = async (device: QcowDevice, model: Uint8Array, sector: number): Promise<void> => {
+  const size = model.byteLength / 512
+  const mapped = await run(device.seekMapped(sector))
+  const unmapped = await run(device.seekUnmapped(sector))
+  if (sector === size) expect([mapped, unmapped]).toEqual([size, size])
+  else expect([mapped === sector, unmapped === sector].sort()).toEqual([false, true])
+  if (unmapped === size) return
+  const next = await run(device.seekMapped(unmapped))
+  expect(next).toBeGreaterThan(unmapped)
+  expect(model.subarray(unmapped * 512, next * 512).every((b) => b === 0)).toBe(true)
+}
+
 const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => {
   const disk = await ramDisk(0)
-  let backing = await diskWith(pattern(c.backingSize, 1))
+  const sparse = await sparseBacking(c.backingSize)
+  let backing = sparse.disk
   let device: QcowDevice = await run(Qcow.create(disk, { size: c.size, clusterSize: c.clusterSize, compat: c.compat ?? '1.1', backingFile: 'b', backing }))
-  const model = guestView(pattern(c.backingSize, 1), c.size)
+  const model = guestView(sparse.bytes, c.size)
   for (const op of ops) {
     switch (op.kind) {
       case 'write': {
@@ -119,9 +146,13 @@ const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => 
         backing = next
         break
       }
+      case 'seek':
+        await expectSeeksAt(device, model, op.sector)
+        break
     }
   }
   expect(sameBytes(await contents(device), model)).toBe(true)
+  await expectSeeksFollowMap(device, await run(device.map()), model, new Set([1]))
   await run(device.disconnect())
   const reopened = await run(Qcow.connect(disk, { readOnly: true, backing }))
   expect(sameBytes(await contents(reopened), model)).toBe(true)

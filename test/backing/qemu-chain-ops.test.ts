@@ -1,4 +1,4 @@
-// commit, rebase and flatten compared with qemu-img commit / rebase on copies of the same chain.
+// commit, rebase, flatten and resize compared with qemu-img commit / rebase / resize on copies of the same chain.
 import { copyFile, mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
@@ -172,5 +172,25 @@ describeWithQemu('chain operations match qemu-img', () => {
     expect(firstDifference(await toRawBytes(`${origin}-fu/top.qcow2`), before)).toBe(-1)
     await expectIdentical(`${origin}-fq/top.qcow2`, `${origin}-fu/top.qcow2`)
     await expectClean(`${origin}-fu/top.qcow2`)
+  })
+
+  it('growing an overlay over a longer backing hides the backing in the new space, as qemu-img resize does', async () => {
+    const origin = tmp.file('resize')
+    await mkdir(origin)
+    await writeBytes(`${origin}/base.raw`, pattern(4 * MiB, 31))
+    await qemuImgOk(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=65536', '-b', 'base.raw', '-F', 'raw', `${origin}/top.qcow2`, String(MiB)])
+    await qemuIoOk(`${origin}/top.qcow2`, ['write -P 0x71 100k 30k'])
+    await copyChain(origin, `${origin}-q`, ['base.raw', 'top.qcow2'])
+    await copyChain(origin, `${origin}-u`, ['base.raw', 'top.qcow2'])
+    await qemuImgOk(['resize', '-q', '--shrink', '-f', 'qcow2', `${origin}-q/top.qcow2`, String(700 * KiB + 512)])
+    await qemuImgOk(['resize', '-q', '-f', 'qcow2', `${origin}-q/top.qcow2`, String(3 * MiB)])
+    await withChain(`${origin}-u`, 'base.raw', async (top) => {
+      await ok(top.resize(700 * KiB + 512, { allowShrink: true }))
+      await ok(top.resize(3 * MiB, {}))
+    })
+    await expectIdentical(`${origin}-q/top.qcow2`, `${origin}-u/top.qcow2`)
+    const withoutOffsets = (entries: ReadonlyArray<{ readonly offset?: number }>) => entries.map(({ offset: _offset, ...rest }) => rest)
+    expect(withoutOffsets(await map(`${origin}-u/top.qcow2`))).toEqual(withoutOffsets(await map(`${origin}-q/top.qcow2`)))
+    await expectClean(`${origin}-u/top.qcow2`)
   })
 })

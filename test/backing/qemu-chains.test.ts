@@ -1,10 +1,10 @@
-// QEMU -> us: chains made by `qemu-img create -b -F` read through our engine exactly like `qemu-img convert -O raw`, and map like `qemu-img map`.
+// QEMU -> us: chains made by `qemu-img create -b -F` read through our engine exactly like `qemu-img convert -O raw`, map like `qemu-img map`, and seek consistently with that map.
 import { mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
 import { describeWithQemu, map, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
-import { QcowFile, firstDifference, ok, qemuImgOk, readAll, spyGate } from './support.js'
+import { QcowFile, expectSeeksFollowMap, firstDifference, ok, qemuImgOk, readAll, spyGate } from './support.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -54,6 +54,14 @@ const cases: Case[] = [
     ],
   },
   {
+    title: 'three qcow2 layers, the middle one shorter, ZERO clusters and discards over data below',
+    layers: [
+      { name: 'base.qcow2', size: 4 * MiB, clusterSize: 64 * KiB, io: ['write -P 0x21 0 1m', 'write -P 0x22 3m 512k'] },
+      { name: 'mid.qcow2', size: 2 * MiB, clusterSize: 16 * KiB, io: ['write -z 64k 128k', 'discard 512k 256k', 'write -P 0x23 1600k 100k'] },
+      { name: 'top.qcow2', size: 4 * MiB, clusterSize: 32 * KiB, io: ['write -z 0 32k', 'discard 640k 64k', 'write -P 0x24 3200k 40k', 'write -z 2m 256k'] },
+    ],
+  },
+  {
     title: 'raw backing shorter than the overlay, partial-cluster writes',
     layers: [
       { name: 'disk.img', size: MiB + 512, io: writes(6, MiB) },
@@ -91,7 +99,10 @@ describeWithQemu('chains made by qemu-img read like qemu-img convert -O raw', ()
       expect(firstDifference(actual, expected)).toBe(-1)
       expect(log.admitted).toEqual(c.layers.slice(0, -1).map((l) => l.name).reverse())
       const theirs = (await map(`${sub}/${top.name}`)).map((e) => ({ ...e, present: e.present ?? false }))
-      expect(await ok(device.mapChain())).toEqual(theirs)
+      const ours = await ok(device.map())
+      expect(ours).toEqual(theirs)
+      const rawDepths = new Set(c.layers.flatMap((l, i) => (l.clusterSize === undefined ? [c.layers.length - 1 - i] : [])))
+      await expectSeeksFollowMap(device, ours, actual, rawDepths)
       await ok(device.disconnect())
       expect(log.closed.length).toBe(log.opened.length)
       await ok(file.disconnect())

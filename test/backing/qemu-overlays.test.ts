@@ -1,11 +1,11 @@
-// Us -> QEMU: overlays we create over qemu-img images, write (partial clusters, copy-on-write), discard and zero pass check, compare and map.
+// Us -> QEMU: overlays we create over qemu-img images, write (partial clusters, copy-on-write), discard and zero pass check, compare and map; seeks follow that map.
 import { mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
 import { check, compare, describeWithQemu, info, map, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
 import { pattern } from '../qcow/support/harness.js'
-import { QcowFile, ok, qemuImgOk } from './support.js'
+import { QcowFile, expectSeeksFollowMap, ok, qemuImgOk } from './support.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -90,7 +90,8 @@ describeWithQemu('overlays we create pass qemu-img check and compare', () => {
       expect(described['backing-filename-format']).toBe(c.backing.format)
       const reopenedFile = await ok(FileBlock.connect({ path: topPath, readOnly: true }))
       const reopened = await ok(QcowFile.connect(reopenedFile, { gate: confineTo(sub) }))
-      const ours = await ok(reopened.mapChain())
+      const ours = await ok(reopened.map())
+      await expectSeeksFollowMap(reopened, ours, model, new Set(c.backing.format === 'raw' ? [1] : []))
       await ok(reopened.disconnect())
       await ok(reopenedFile.disconnect())
       expect(ours).toEqual((await map(topPath)).map((e) => ({ ...e, present: e.present ?? false })))

@@ -1,10 +1,11 @@
-// Helpers for backing-chain tests: qcow2 over files, a spying gate, whole-device reads.
+// Helpers for backing-chain tests: qcow2 over files, a spying gate, whole-device reads, seeks checked against a chain map.
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import type { BlockDevice } from '../../src/block/device.js'
 import { FileBlock } from '../../src/file/index.js'
 import { qemuImg, type ProcResult } from '../support/qemu.js'
-import { describeError, makeQcow, type BackingGate, type QcowError } from '../../src/qcow/index.js'
+import { expect } from 'vitest'
+import { describeError, makeQcow, type BackingGate, type MapExtent, type QcowDevice, type QcowError } from '../../src/qcow/index.js'
 
 /** qcow2 over files. */
 export const QcowFile = makeQcow(FileBlock)
@@ -81,4 +82,45 @@ export const firstDifference = (a: Uint8Array, b: Uint8Array): number => {
   const n = Math.min(a.byteLength, b.byteLength)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
   return a.byteLength === b.byteLength ? -1 : n
+}
+
+/** Whether an extent of a chain map is mapped for seekMapped: allocated in a qcow2 layer, or data in a raw one. */
+const mappedExtent = (e: MapExtent, rawDepths: ReadonlySet<number>): boolean => e.present && (e.data || !rawDepths.has(e.depth))
+
+/**
+ * Checks that the chain map `extents` covers the whole disk in order, and seekMapped/seekUnmapped against it
+ * at the start, a middle sector and the last sector of every extent (at most `limit` extents), and
+ * that every unmapped extent reads as zeroes in `bytes` (the disk's contents). `rawDepths` are the
+ * depths of raw layers, whose holes are unmapped.
+ */
+export const expectSeeksFollowMap = async (
+  device: QcowDevice,
+  extents: ReadonlyArray<MapExtent>,
+  bytes: Uint8Array,
+  rawDepths: ReadonlySet<number>,
+  limit = 200,
+): Promise<void> => {
+  const size = bytes.byteLength / 512
+  expect(extents.map((e, i) => e.start === (i === 0 ? 0 : extents[i - 1]!.start + extents[i - 1]!.length) && e.length > 0)).not.toContain(false)
+  expect(extents.reduce((n, e) => n + e.length, 0)).toBe(bytes.byteLength)
+  const mapped = extents.map((e) => mappedExtent(e, rawDepths))
+  const firstFrom = (index: number, sector: number, want: boolean): number => {
+    if (mapped[index] === want) return sector
+    for (let j = index + 1; j < extents.length; j++) if (mapped[j] === want) return extents[j]!.start / 512
+    return size
+  }
+  const seen: Array<[number, number, number]> = []
+  const expected: Array<[number, number, number]> = []
+  for (let i = 0; i < Math.min(limit, extents.length); i++) {
+    const e = extents[i]!
+    const first = e.start / 512
+    const last = (e.start + e.length) / 512 - 1
+    for (const s of new Set([first, Math.floor((first + last) / 2), last])) {
+      seen.push([s, await ok(device.seekMapped(s)), await ok(device.seekUnmapped(s))])
+      expected.push([s, firstFrom(i, s, true), firstFrom(i, s, false)])
+    }
+    if (!mapped[i]) expect(bytes.subarray(e.start, e.start + e.length).every((b) => b === 0)).toBe(true)
+  }
+  expect(seen).toEqual(expected)
+  expect([await ok(device.seekMapped(size)), await ok(device.seekUnmapped(size))]).toEqual([size, size])
 }

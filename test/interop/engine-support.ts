@@ -35,6 +35,8 @@ export const retainingDisconnect = (device: RamDiskDevice): RamDiskDevice => ({
   discard: (sector, sectors) => device.discard(sector, sectors),
   writeZeroes: (sector, sectors) => device.writeZeroes(sector, sectors),
   resize: (sectors) => device.resize(sectors),
+  seekMapped: (from) => device.seekMapped(from),
+  seekUnmapped: (from) => device.seekUnmapped(from),
   allocatedBytes: () => device.allocatedBytes(),
 })
 

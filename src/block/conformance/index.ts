@@ -12,7 +12,9 @@ export { LawViolation } from './harness.js'
 /**
  * The laws a device must satisfy, each run over fresh devices from `factory`:
  * read-after-write against a byte-array model under random request sequences (scatter/gather
- * buffers of random shapes, flushes, and discard / writeZeroes / resize when offered; read-only
+ * buffers of random shapes, flushes, and discard / writeZeroes / resize when offered; seekMapped /
+ * seekUnmapped when offered answer within the device, and every run they report unmapped reads as
+ * zeroes; read-only
  * devices must refuse every change with `ReadOnly`); bad arguments return the right tag and change
  * nothing; disconnect; and concurrent overlapping requests. In every law, a call that throws,
  * rejects or returns something other than an Either with a tagged error is a violation.

@@ -1,4 +1,4 @@
-// The allocation map of the virtual disk: per-cluster status from the L1/L2 tables, seekMapped/seekUnmapped and merged extents.
+// This image's own allocation: per-cluster status from the L1/L2 tables, seeks and merged extents (the chain's are in backing/map.ts).
 import type { MapExtent } from '../api.js'
 import { COMPRESSED_HI, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset } from '../format/entries.js'
 import type { Image } from '../image.js'
@@ -60,7 +60,7 @@ const walk = async (img: Image, from: number, end: number, visit: (at: number, l
   return end
 }
 
-/** The first byte at or after `from` whose cluster is (or, with `mapped` false, is not) allocated; the size when none. */
+/** The first byte at or after `from` whose cluster is (or, with `mapped` false, is not) allocated in this image; the size when none. */
 export const seekAllocation = async (img: Image, from: number, mapped: boolean): Promise<number> => {
   const size = img.header.size
   if (from >= size) return size
@@ -70,7 +70,7 @@ export const seekAllocation = async (img: Image, from: number, mapped: boolean):
 
 const sameFlags = (a: ClusterStatus, b: ClusterStatus): boolean => a.present === b.present && a.zero === b.zero && a.data === b.data
 
-/** The allocation map of guest bytes `[from, from + length)`, merged like `qemu-img map`. */
+/** This image's own allocation map of guest bytes `[from, from + length)` (all at depth 0), merged like `qemu-img map`. */
 export const mapExtents = async (img: Image, from: number, length: number): Promise<MapExtent[]> => {
   const end = from + length
   const out: MapExtent[] = []
@@ -78,7 +78,7 @@ export const mapExtents = async (img: Image, from: number, length: number): Prom
   const close = (): void => {
     if (run === undefined) return
     const { start, end: stop, status, host } = run
-    out.push({ start, length: stop - start, present: status.present, zero: status.zero, data: status.data, ...(host >= 0 ? { offset: host } : {}) })
+    out.push({ start, length: stop - start, depth: 0, present: status.present, zero: status.zero, data: status.data, ...(host >= 0 ? { offset: host } : {}) })
   }
   await walk(img, from, end, (at, n, status) => {
     const start = Math.max(at, from)

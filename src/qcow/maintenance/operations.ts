@@ -1,14 +1,14 @@
 // The maintenance methods of a qcow device: argument checks, write exclusion and flushing around the operations.
 import * as E from 'fp-ts/lib/Either.js'
 import { disconnected, misaligned, outOfRange, readOnlyError } from '../../block/errors.js'
-import { checkRange } from '../../block/validate.js'
+import { checkRange, checkSeekStart } from '../../block/validate.js'
 import type { CheckReport, MapExtent, RepairReport } from '../api.js'
 import { corrupt } from '../errors.js'
 import type { Image } from '../image.js'
 import { fail } from '../io/fault.js'
 import { flushImage } from '../io/flush.js'
+import { chainMap, seekChain } from '../backing/map.js'
 import { analyze, reportOf } from './check.js'
-import { mapExtents, seekAllocation } from './extents.js'
 import { decodeRepairOptions, decodeResizeOptions, decodeWriteZeroesOptions } from './options.js'
 import { findOverlaps } from './overlaps.js'
 import { rebuildFrom, repairImage } from './repair.js'
@@ -49,20 +49,21 @@ const exclusive = async <A>(img: Image, body: () => Promise<A>): Promise<A> => {
   }
 }
 
-/** `seekMapped` (mapped true) or `seekUnmapped`: a sector number, the size in sectors when none. */
+/** `seekMapped` (mapped true) or `seekUnmapped` through the backing chain: a sector number, the size in sectors when none. */
 export const seek = async (img: Image, fromSector: number, mapped: boolean): Promise<number> => {
   live(img)
-  inRange(img, Math.min(fromSector, sizeSectors(img)), 0)
-  const found = await seekAllocation(img, Math.min(fromSector, sizeSectors(img)) * SECTOR, mapped)
+  const start = checkSeekStart(fromSector, sizeSectors(img))
+  if (E.isLeft(start)) return fail(start.left)
+  const found = await seekChain(img, start.right * SECTOR, mapped)
   return Math.floor(found / SECTOR)
 }
 
-/** `map`: the merged allocation extents of a sector range (default the whole disk). */
+/** `map`: the merged extents of a sector range (default the whole disk) through the backing chain, with depths. */
 export const map = async (img: Image, fromSector = 0, sectors?: number): Promise<MapExtent[]> => {
   live(img)
   const count = sectors ?? Math.max(0, sizeSectors(img) - fromSector)
   inRange(img, fromSector, count)
-  return mapExtents(img, fromSector * SECTOR, count * SECTOR)
+  return chainMap(img, fromSector * SECTOR, count * SECTOR)
 }
 
 /** `discard` and `writeZeroes`. */

@@ -8,8 +8,10 @@ import { compressedClusters } from '../io/compressed.js'
 import { fail } from '../io/fault.js'
 import { flushImage } from '../io/flush.js'
 import { L1Table, l1EntryTarget } from '../map/l1-table.js'
+import { backingOf } from '../backing/layer.js'
+import { writeGuestHeld } from '../io/write.js'
 import { seekAllocation } from './extents.js'
-import { setClusters, zeroPartial } from './zeroing.js'
+import { setClusters, writeZeroData, zeroPartial } from './zeroing.js'
 
 /** Every guest cluster, for locks that must exclude all writes. */
 const ALL_CLUSTERS = Number.MAX_SAFE_INTEGER
@@ -89,9 +91,24 @@ const shrink = async (img: Image, newSize: number): Promise<void> => {
 }
 
 /**
+ * Makes guest bytes `[from, to)` of a grown disk (`from` on a cluster boundary) read as zeroes where
+ * the backing would show through them, as QEMU does: ZERO clusters on version 3, zero data on
+ * version 2 (where QEMU refuses the resize). The caller holds the range lock.
+ */
+const hideBacking = async (img: Image, from: number, to: number): Promise<void> => {
+  const backing = backingOf(img.lower)
+  const end = Math.min(to, backing === undefined ? 0 : backing.backing.sizeBytes)
+  if (end <= from) return
+  const cs = img.g.clusterSize
+  if (img.header.version === 3) await setClusters(img, from / cs, Math.ceil(end / cs), 'zero')
+  else await writeZeroData(img, from, end - from, writeGuestHeld)
+}
+
+/**
  * Changes the virtual size to `newSize` bytes. Growing needs no data change (new space is
- * unallocated, and the tail of a cut last cluster is zeroed first); shrinking frees the clusters past the
- * new end and is refused while some are allocated unless `allowShrink`.
+ * unallocated, and the tail of a cut last cluster is zeroed first) unless a longer backing would show
+ * through it (see `hideBacking`); shrinking frees the clusters past the new end and is refused while
+ * some are allocated unless `allowShrink`.
  */
 export const resizeImage = async (img: Image, newSize: number, allowShrink: boolean): Promise<void> => {
   const entries = l1EntriesFor(img.g, newSize)
@@ -109,6 +126,7 @@ export const resizeImage = async (img: Image, newSize: number, allowShrink: bool
     if (newSize > oldSize) {
       if (entries > img.l1.size) await growL1(img, entries, newSize)
       else await img.updateHeader({ ...img.header, size: newSize })
+      await hideBacking(img, Math.max(oldSize, tailEnd), newSize)
     } else {
       const keptEnd = Math.ceil(newSize / cs) * cs
       if (!allowShrink && keptEnd < oldSize && (await seekAllocation(img, keptEnd, true)) < oldSize) {

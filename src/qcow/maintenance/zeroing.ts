@@ -21,12 +21,12 @@ const ZERO_CHUNK = 1024 * 1024
 /** True when the image has a lower layer (backing file) whose data could show through. */
 const hasBacking = (img: Image): boolean => !img.lower.allZero || img.header.backingFile !== undefined
 
-/** Writes zero data over guest bytes `[offset, offset + length)` (multiples of 512). */
-const writeZeroData = async (img: Image, offset: number, length: number): Promise<void> => {
+/** Writes zero data over guest bytes `[offset, offset + length)` (multiples of 512) with `write` (default: taking the range lock). */
+export const writeZeroData = async (img: Image, offset: number, length: number, write = writeGuest): Promise<void> => {
   const zeroes = new Uint8Array(Math.min(ZERO_CHUNK, length))
   for (let pos = 0; pos < length; pos += zeroes.byteLength) {
     const n = Math.min(zeroes.byteLength, length - pos)
-    await writeGuest(img, offset + pos, [n === zeroes.byteLength ? zeroes : zeroes.subarray(0, n)], n)
+    await write(img, offset + pos, [n === zeroes.byteLength ? zeroes : zeroes.subarray(0, n)], n)
   }
 }
 

@@ -55,9 +55,9 @@ export const readU64 = async (path: string, offset: number): Promise<number> => 
   return view.getUint32(offset) * 2 ** 32 + view.getUint32(offset + 4)
 }
 
-/** qemu-img map entries in our extent shape (depth 0 only: no backing files here). */
+/** qemu-img map entries in our extent shape. */
 const normalize = (entries: ReadonlyArray<QemuMapEntry>): MapExtent[] =>
-  entries.map((e) => ({ start: e.start, length: e.length, present: e.present ?? false, zero: e.zero, data: e.data, ...(e.offset === undefined ? {} : { offset: e.offset }) }))
+  entries.map((e) => ({ start: e.start, length: e.length, depth: e.depth, present: e.present ?? false, zero: e.zero, data: e.data, ...(e.offset === undefined ? {} : { offset: e.offset }) }))
 
 /** Asserts that our `map()` of the image at `path` equals `qemu-img map --output=json`. */
 export const expectMapLikeQemu = async (path: string): Promise<ReadonlyArray<MapExtent>> => {

@@ -28,6 +28,7 @@ type BadCall =
   | { readonly defect: 'range'; readonly op: 'discard' | 'writeZeroes'; readonly sector: unknown; readonly count: unknown }
   | { readonly defect: 'rangePastEnd'; readonly op: 'discard' | 'writeZeroes'; readonly over: number; readonly count: number }
   | { readonly defect: 'resize'; readonly op: 'resize'; readonly size: unknown }
+  | { readonly defect: 'seek'; readonly op: 'seekMapped' | 'seekUnmapped'; readonly sector: unknown }
 
 const ioOp = fc.constantFrom('read' as const, 'write' as const)
 const zeroOp = fc.constantFrom('discard' as const, 'writeZeroes' as const)
@@ -46,6 +47,7 @@ const badCallArb: fc.Arbitrary<BadCall> = fc.oneof(
   }).filter((c) => !(isSectorNumber(c.sector) && isSectorNumber(c.count))),
   fc.record({ defect: fc.constant('rangePastEnd' as const), op: zeroOp, over: fc.nat(8), count: fc.nat(8) }),
   fc.record({ defect: fc.constant('resize' as const), op: fc.constant('resize' as const), size: badNumberArb }),
+  fc.record({ defect: fc.constant('seek' as const), op: fc.constantFrom('seekMapped' as const, 'seekUnmapped' as const), sector: badNumberArb }),
 )
 
 /** Sends one bad request and checks the error's tag; read-only devices may answer a change with ReadOnly instead. */
@@ -88,6 +90,11 @@ const sendBadCall = async <E extends Tagged>(subject: Subject<E>, call: BadCall)
       const op = device.resize
       if (op === undefined) return
       return refuse(`resize to ${show(call.size)} sectors`, () => op.call(device, call.size as number), tags('OutOfRange'))
+    }
+    case 'seek': {
+      const op = device[call.op]
+      if (op === undefined) return
+      return refuse(`${call.op} from ${show(call.sector)}`, () => op.call(device, call.sector as number), ['OutOfRange'])
     }
   }
 }

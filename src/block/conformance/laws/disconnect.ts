@@ -11,12 +11,14 @@ type AnyCall =
   | { readonly op: 'read' | 'write'; readonly at: number; readonly shape: ReadonlyArray<BufferShape> }
   | { readonly op: 'discard' | 'writeZeroes'; readonly at: number; readonly count: number }
   | { readonly op: 'resize'; readonly size: number }
+  | { readonly op: 'seekMapped' | 'seekUnmapped'; readonly at: number }
   | { readonly op: 'flush' | 'getInfo' | 'disconnect' }
 
 const anyCallArb: fc.Arbitrary<AnyCall> = fc.oneof(
   fc.record({ op: fc.constantFrom('read' as const, 'write' as const), at: fc.integer({ min: -2, max: 300 }), shape: shapeArb }),
   fc.record({ op: fc.constantFrom('discard' as const, 'writeZeroes' as const), at: fc.integer({ min: -2, max: 300 }), count: fc.nat(8) }),
   fc.record({ op: fc.constant('resize' as const), size: fc.integer({ min: -1, max: 300 }) }),
+  fc.record({ op: fc.constantFrom('seekMapped' as const, 'seekUnmapped' as const), at: fc.integer({ min: -2, max: 300 }) }),
   fc.record({ op: fc.constantFrom('flush' as const, 'getInfo' as const, 'disconnect' as const) }),
 )
 
@@ -38,6 +40,11 @@ const taskOf = <E extends Tagged>(device: BlockDevice<E>, call: AnyCall, sectorS
     case 'resize': {
       const op = device.resize
       return op === undefined ? undefined : () => op.call(device, call.size)
+    }
+    case 'seekMapped':
+    case 'seekUnmapped': {
+      const op = device[call.op]
+      return op === undefined ? undefined : () => op.call(device, call.at)
     }
     case 'flush':
       return () => device.flush()

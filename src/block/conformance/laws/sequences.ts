@@ -1,7 +1,7 @@
 // Law: under random sequences of requests, reads return what a byte-array model says the device holds.
 import * as fc from 'fast-check'
 import { concat, expectBytes, fillSeeded, fitShape, makeBuffers, readWhole, shapeArb, shapeSectors, type BufferShape } from '../data.js'
-import { refuse, succeed, violation, withDevice, type Subject } from '../harness.js'
+import { refuse, show, succeed, violation, withDevice, type Subject } from '../harness.js'
 import { ByteModel } from '../model.js'
 import type { DeviceFactory, Tagged } from '../types.js'
 
@@ -12,6 +12,7 @@ type Step =
   | { readonly kind: 'flush' }
   | { readonly kind: 'discard' | 'writeZeroes'; readonly at: number; readonly count: number }
   | { readonly kind: 'resize'; readonly size: number }
+  | { readonly kind: 'seek'; readonly at: number }
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('write' as const), at: fc.nat(), shape: shapeArb, seed: fc.nat(255) }), weight: 4 },
@@ -19,10 +20,36 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'flush' as const }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constantFrom('discard' as const, 'writeZeroes' as const), at: fc.nat(), count: fc.nat(12) }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('resize' as const), size: fc.nat() }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('seek' as const), at: fc.nat() }), weight: 1 },
 )
 
 /** Where a request of `sectors` sectors starts, given a random `at`, so that it fits a device of `size` sectors. */
 const place = (at: number, sectors: number, size: number): number => at % (size - sectors + 1)
+
+/**
+ * `seekMapped`/`seekUnmapped` from `at` (when offered): answers within `[at, size]`, exactly one of
+ * them `at` inside the device (both the size at its end), and the unmapped run found reads as zeroes.
+ */
+const checkSeeks = async <E extends Tagged>(subject: Subject<E>, model: ByteModel, at: number): Promise<void> => {
+  const { seekMapped, seekUnmapped } = subject.device
+  if (seekMapped === undefined || seekUnmapped === undefined) return
+  const size = model.sizeSectors
+  const from = at % (size + 1)
+  const mapped = await succeed(`seekMapped(${from})`, () => seekMapped.call(subject.device, from))
+  const unmapped = await succeed(`seekUnmapped(${from})`, () => seekUnmapped.call(subject.device, from))
+  for (const [name, found] of [['seekMapped', mapped], ['seekUnmapped', unmapped]] as const) {
+    if (!Number.isSafeInteger(found) || found < from || found > size) violation(`${name}(${from}) returned ${show(found)} on a device of ${size} sectors`)
+  }
+  if (from === size ? mapped !== size || unmapped !== size : (mapped === from) === (unmapped === from)) {
+    violation(`sector ${from} of ${size}: seekMapped returned ${mapped} and seekUnmapped ${unmapped}; exactly one must be ${from}`)
+  }
+  if (unmapped === size) return
+  const next = await succeed(`seekMapped(${unmapped})`, () => seekMapped.call(subject.device, unmapped))
+  if (!Number.isSafeInteger(next) || next <= unmapped || next > size) violation(`seekMapped(${unmapped}) returned ${show(next)} after seekUnmapped found ${unmapped}`)
+  const held = model.view(unmapped, next - unmapped)
+  const nonZero = held.findIndex((b) => b !== 0)
+  if (nonZero >= 0) violation(`sectors ${unmapped} to ${next} are reported unmapped but sector ${unmapped + Math.floor(nonZero / model.sectorSize)} holds data`)
+}
 
 const runStep = async <E extends Tagged>(subject: Subject<E>, model: ByteModel, step: Step, initialSize: number): Promise<void> => {
   const { device, readWrite, sectorSize } = subject
@@ -71,7 +98,10 @@ const runStep = async <E extends Tagged>(subject: Subject<E>, model: ByteModel, 
       model.resize(target)
       const info = await succeed('getInfo after resize', () => device.getInfo())
       if (info.sizeSectors !== target) violation(`after ${what}, getInfo reports ${info.sizeSectors} sectors`)
+      return
     }
+    case 'seek':
+      return checkSeeks(subject, model, step.at)
   }
 }
 
