@@ -7,7 +7,7 @@ import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, ioError, readOnlyError, unsupported, type BlockError } from '../block/errors.js'
 import { RangeLock } from '../block/range-lock.js'
-import { checkRange, checkRequest } from '../block/validate.js'
+import { checkRange, checkRequest, checkSeekStart } from '../block/validate.js'
 import { Gate } from './gate.js'
 import { firstDataSector, firstHoleSector } from './holes.js'
 import { closeFile, readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
@@ -166,14 +166,12 @@ class FileBlockImpl implements FileBlockDevice {
   private seek(operation: string, fromSector: number, mapped: boolean): TE.TaskEither<BlockError, number> {
     return this.request(operation, async () => {
       const size = this.sizeSectors
-      const checked = checkRange(Math.min(fromSector, size), 0, size)
+      const checked = checkSeekStart(fromSector, size)
       if (E.isLeft(checked)) return checked
-      if (fromSector >= size) return E.right(size)
+      const from = checked.right
       const addon = seekAddon()
-      if (addon === undefined) return E.right(mapped ? fromSector : size)
-      const found = await this.ranges.with(fromSector, size, false, async () =>
-        (mapped ? firstDataSector : firstHoleSector)(addon, this.file.fd, fromSector, size),
-      )
+      if (from === size || addon === undefined) return E.right(mapped ? from : size)
+      const found = await this.ranges.with(from, size, false, async () => (mapped ? firstDataSector : firstHoleSector)(addon, this.file.fd, from, size))
       return E.mapLeft((cause: Error) => ioError(operation, cause, this.path))(found)
     })
   }

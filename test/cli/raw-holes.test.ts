@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { FileBlock } from '../../src/file/index.js'
 import { right } from '../helpers.js'
-import { describeWithQemu, qemuImg } from '../support/qemu.js'
+import { describeWithQemu, qemuImg, qemuIoRaw } from '../support/qemu.js'
 import { describeWithAddon, fsDirs, writeSparse, type FsDir, type Piece } from '../support/sparse-files.js'
 import { bothImg, qcow } from './harness.js'
 
@@ -54,6 +54,21 @@ describeWithAddon('sparse raw files', () => {
             const { qemu, ours } = await bothImg(['map', '-f', 'raw', `--output=${output}`, path])
             expect(qemu.code, qemu.stderr).toBe(0)
             expect(ours, `${d.label}: ${l.name} (${output})`).toEqual({ ...qemu, stderr: '' })
+          }
+        }
+      }
+    })
+
+    it('the map of a qcow2 overlay over a sparse raw backing equals qemu-img map (the backing\'s holes are zero at depth 1)', async () => {
+      for (const d of dirs) {
+        for (const i of [0, 6]) {
+          const overlay = join(d.path, `overlay-${i}.qcow2`)
+          expect((await qemuImg(['create', '-q', '-f', 'qcow2', '-b', `layout-${i}.raw`, '-F', 'raw', overlay])).code).toBe(0)
+          expect((await qemuIoRaw(['-f', 'qcow2', '-c', 'write -P 3 64k 4k', '-c', 'write -z 512k 128k', overlay])).code).toBe(0)
+          for (const output of ['json', 'human']) {
+            const { qemu, ours } = await bothImg(['map', '-f', 'qcow2', `--output=${output}`, overlay])
+            expect(qemu.code, qemu.stderr).toBe(0)
+            expect(ours, `${d.label}: overlay over ${LAYOUTS[i].name} (${output})`).toEqual({ ...qemu, stderr: '' })
           }
         }
       }
