@@ -1,4 +1,5 @@
 // `qcow map` and `qcow convert` of sparse raw files against qemu-img, on /tmp's file system and tmpfs: holes are zero, not data, and convert does not read them.
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { FileBlock } from '../../src/file/index.js'
@@ -69,6 +70,22 @@ describeWithAddon('sparse raw files', () => {
             const { qemu, ours } = await bothImg(['map', '-f', 'qcow2', `--output=${output}`, overlay])
             expect(qemu.code, qemu.stderr).toBe(0)
             expect(ours, `${d.label}: overlay over ${LAYOUTS[i].name} (${output})`).toEqual({ ...qemu, stderr: '' })
+          }
+        }
+      }
+    })
+
+    it('compare -s of sparse raw files with a fully written copy, with themselves and with a qcow2 copy answers as qemu-img does', async () => {
+      for (const d of dirs) {
+        for (const i of [0, 1, 2, 6]) {
+          const sparse = join(d.path, `layout-${i}.raw`)
+          const full = join(d.path, `full-${i}.raw`)
+          await writeFile(full, await readFile(sparse))
+          const copy = join(d.path, `copy-${i}.qcow2`)
+          expect((await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', sparse, copy])).code).toBe(0)
+          for (const [a, fa, b, fb] of [[sparse, 'raw', full, 'raw'], [full, 'raw', sparse, 'raw'], [sparse, 'raw', sparse, 'raw'], [sparse, 'raw', copy, 'qcow2']]) {
+            const { qemu, ours } = await bothImg(['compare', '-s', '-f', fa, '-F', fb, a, b])
+            expect(ours, `${d.label}: ${LAYOUTS[i].name}: ${a} ${b}`).toEqual({ ...qemu, stderr: '' })
           }
         }
       }
