@@ -4,12 +4,13 @@ import { constants } from 'node:os'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileBlock } from '../src/file/index.js'
 import { firstDataSector, firstHoleSector } from '../src/file/holes.js'
 import { seekAddon, type SeekAddon } from '../src/file/seek-addon.js'
-import { left, right, tempDir } from './helpers.js'
-import { describeWithAddon, fsDirs, writeSparse, type FsDir } from './support/sparse-files.js'
+import { left, right } from './helpers.js'
+import { useTempDir } from './support/qemu.js'
+import { describeWithAddon, useFsDirs, writeSparse } from './support/sparse-files.js'
 
 const SECTOR = 512
 
@@ -76,17 +77,11 @@ describe('sector rounding of lseek answers (a byte-level model of SEEK_DATA/SEEK
 })
 
 describeWithAddon('the native addon', () => {
-  let dir: { readonly path: string; remove(): Promise<void> }
-  beforeAll(async () => {
-    dir = await tempDir()
-  })
-  afterAll(async () => {
-    await dir.remove()
-  })
+  const dir = useTempDir('qcow-ts-holes-')
 
   it('answers with offsets, "none" for ENXIO, and a negative errno for bad descriptors and arguments, never throwing', async () => {
     const addon = seekAddon() as SeekAddon
-    const path = join(dir.path, 'one.img')
+    const path = dir.file('one.img')
     await writeSparse(path, 4096, [{ offset: 0, bytes: new Uint8Array(4096).fill(1) }])
     const file = await open(path, 'r')
     try {
@@ -116,16 +111,10 @@ const sparseArb = fc
   .chain((size) => fc.record({ size: fc.constant(size), writes: fc.array(pieceArb(size), { maxLength: 8 }) }))
 
 describeWithAddon('FileBlock.seekMapped/seekUnmapped on sparse files', () => {
-  let dirs: FsDir[] = []
-  beforeAll(async () => {
-    dirs = await fsDirs()
-  })
-  afterAll(async () => {
-    for (const d of dirs) await d.remove()
-  })
+  const places = useFsDirs()
 
   it('file systems known to report holes do (others are listed)', async () => {
-    for (const d of dirs) {
+    for (const d of places.dirs()) {
       const path = join(d.path, 'probe.img')
       await writeSparse(path, 1024 * 1024, [{ offset: 512 * 1024, bytes: new Uint8Array([7]) }])
       const device = right(await FileBlock.connect({ path, readOnly: true })())
@@ -145,7 +134,7 @@ describeWithAddon('FileBlock.seekMapped/seekUnmapped on sparse files', () => {
   test.prop([sparseArb], { numRuns: 40 })(
     'every range reported unmapped reads as zeroes and holds no written byte; every written byte is mapped; each sector is one or the other',
     async ({ size, writes }) => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         const path = join(d.path, 'random.img')
         await writeSparse(path, size, writes.map((w) => ({ offset: w.offset, bytes: new Uint8Array(w.length).fill(w.fill) })))
         const written = writes.map((w): readonly [number, number] => [w.offset, w.offset + w.length])
@@ -190,16 +179,10 @@ describeWithAddon('FileBlock.seekMapped/seekUnmapped on sparse files', () => {
 })
 
 describe('FileBlock.seekMapped/seekUnmapped arguments and states', () => {
-  let dir: { readonly path: string; remove(): Promise<void> }
-  beforeAll(async () => {
-    dir = await tempDir()
-  })
-  afterAll(async () => {
-    await dir.remove()
-  })
+  const dir = useTempDir('qcow-ts-holes-')
 
   it('refuses sectors that are not non-negative integers, answers the size from the end on, and Disconnected after disconnect', async () => {
-    const path = join(dir.path, 'args.img')
+    const path = dir.file('args.img')
     await writeSparse(path, 8 * SECTOR, [])
     const device = right(await FileBlock.connect({ path })())
     for (const bad of [-1, 1.5, Number.NaN]) {

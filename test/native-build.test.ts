@@ -4,8 +4,8 @@ import { cp, mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { tempDir } from './helpers.js'
+import { expect, it } from 'vitest'
+import { useTempDir } from './support/qemu.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -17,22 +17,16 @@ const run = (script: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; 
     )
   })
 
-let dir: { readonly path: string; remove(): Promise<void> }
-beforeAll(async () => {
-  dir = await tempDir()
-})
-afterAll(async () => {
-  await dir.remove()
-})
+const dir = useTempDir('qcow-ts-native-')
 
 it('a build without a working C compiler exits 0 with a warning and leaves no addon', async () => {
-  await mkdir(join(dir.path, 'scripts'))
-  await cp(join(ROOT, 'scripts', 'build-native.mjs'), join(dir.path, 'scripts', 'build-native.mjs'))
-  await mkdir(join(dir.path, 'native'))
-  await cp(join(ROOT, 'native', 'binding.gyp'), join(dir.path, 'native', 'binding.gyp'))
-  await cp(join(ROOT, 'native', 'seek.c'), join(dir.path, 'native', 'seek.c'))
-  const r = await run(join(dir.path, 'scripts', 'build-native.mjs'), { ...process.env, CC: '/bin/false', CXX: '/bin/false' })
+  await mkdir(join(dir.path(), 'scripts'))
+  await cp(join(ROOT, 'scripts', 'build-native.mjs'), join(dir.path(), 'scripts', 'build-native.mjs'))
+  await mkdir(join(dir.path(), 'native'))
+  await cp(join(ROOT, 'native', 'binding.gyp'), join(dir.path(), 'native', 'binding.gyp'))
+  await cp(join(ROOT, 'native', 'seek.c'), join(dir.path(), 'native', 'seek.c'))
+  const r = await run(join(dir.path(), 'scripts', 'build-native.mjs'), { ...process.env, CC: '/bin/false', CXX: '/bin/false' })
   expect(r.code, r.stdout + r.stderr).toBe(0)
   expect(r.stderr).toContain('hole detection for raw files is unavailable')
-  expect(existsSync(join(dir.path, 'native', 'build', 'Release', 'qcow_seek.node'))).toBe(false)
+  expect(existsSync(join(dir.path(), 'native', 'build', 'Release', 'qcow_seek.node'))).toBe(false)
 })

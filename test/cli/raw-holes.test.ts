@@ -1,11 +1,11 @@
 // `qcow map` and `qcow convert` of sparse raw files against qemu-img, on /tmp's file system and tmpfs: holes are zero, not data, and convert does not read them.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { FileBlock } from '../../src/file/index.js'
 import { right } from '../helpers.js'
 import { describeWithQemu, qemuImg, qemuIoRaw } from '../support/qemu.js'
-import { describeWithAddon, fsDirs, writeSparse, type FsDir, type Piece } from '../support/sparse-files.js'
+import { describeWithAddon, useFsDirs, writeSparse, type Piece } from '../support/sparse-files.js'
 import { bothImg, qcow } from './harness.js'
 
 const KiB = 1024
@@ -38,17 +38,13 @@ const LAYOUTS: ReadonlyArray<{ readonly name: string; readonly size: number; rea
 
 describeWithAddon('sparse raw files', () => {
   describeWithQemu('qcow map and convert of sparse raw files match qemu-img', () => {
-    let dirs: FsDir[] = []
+    const places = useFsDirs()
     beforeAll(async () => {
-      dirs = await fsDirs()
-      for (const d of dirs) for (const [i, l] of LAYOUTS.entries()) await writeSparse(join(d.path, `layout-${i}.raw`), l.size, l.pieces)
-    })
-    afterAll(async () => {
-      for (const d of dirs) await d.remove()
+      for (const d of places.dirs()) for (const [i, l] of LAYOUTS.entries()) await writeSparse(join(d.path, `layout-${i}.raw`), l.size, l.pieces)
     })
 
     it('map --output=json and the human map equal qemu-img map for every layout', async () => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         for (const [i, l] of LAYOUTS.entries()) {
           const path = join(d.path, `layout-${i}.raw`)
           for (const output of ['json', 'human']) {
@@ -61,7 +57,7 @@ describeWithAddon('sparse raw files', () => {
     })
 
     it('the map of a qcow2 overlay over a sparse raw backing equals qemu-img map (the backing\'s holes are zero at depth 1)', async () => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         for (const i of [0, 6]) {
           const overlay = join(d.path, `overlay-${i}.qcow2`)
           expect((await qemuImg(['create', '-q', '-f', 'qcow2', '-b', `layout-${i}.raw`, '-F', 'raw', overlay])).code).toBe(0)
@@ -76,7 +72,7 @@ describeWithAddon('sparse raw files', () => {
     })
 
     it('compare -s of sparse raw files with a fully written copy, with themselves and with a qcow2 copy answers as qemu-img does', async () => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         for (const i of [0, 1, 2, 6]) {
           const sparse = join(d.path, `layout-${i}.raw`)
           const full = join(d.path, `full-${i}.raw`)
@@ -92,7 +88,7 @@ describeWithAddon('sparse raw files', () => {
     })
 
     it('convert to raw and to qcow2 gives the map qemu-img convert gives, and qemu-img compare finds the copies identical', async () => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         for (const [i, l] of LAYOUTS.entries()) {
           if (l.size % 512 !== 0) continue
           const source = join(d.path, `layout-${i}.raw`)
@@ -113,16 +109,10 @@ describeWithAddon('sparse raw files', () => {
   })
 
   describe('convert does not read the holes of a raw source', () => {
-    let dirs: FsDir[] = []
-    beforeAll(async () => {
-      dirs = await fsDirs()
-    })
-    afterAll(async () => {
-      for (const d of dirs) await d.remove()
-    })
+    const places = useFsDirs()
 
     it('a 1 GiB file holding three small pieces: only the granules around them are read', async () => {
-      for (const d of dirs) {
+      for (const d of places.dirs()) {
         const source = join(d.path, 'big.raw')
         await writeSparse(source, 1024 * MiB, [
           { offset: 5 * MiB + 17, bytes: bytes(100, 7) },

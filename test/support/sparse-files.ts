@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, it } from 'vitest'
+import { afterAll, beforeAll, describe, it } from 'vitest'
 import { seekAddon } from '../../src/file/seek-addon.js'
 import { inCi } from './qemu.js'
 
@@ -24,7 +24,7 @@ export interface FsDir {
 }
 
 /** Fresh directories under the system's temporary directory and, when it exists, /dev/shm (tmpfs). */
-export const fsDirs = async (): Promise<FsDir[]> => {
+const fsDirs = async (): Promise<FsDir[]> => {
   const parents = [tmpdir(), ...(existsSync('/dev/shm') ? ['/dev/shm'] : [])]
   return Promise.all(
     parents.map(async (parent) => {
@@ -33,6 +33,18 @@ export const fsDirs = async (): Promise<FsDir[]> => {
       return { label: parent, path, knownName: known, remove: () => rm(path, { recursive: true, force: true }) }
     }),
   )
+}
+
+/** Registers hooks giving the current describe block the directories of `fsDirs`, removed after it; read the result inside tests. */
+export const useFsDirs = (): { dirs(): ReadonlyArray<FsDir> } => {
+  let dirs: FsDir[] = []
+  beforeAll(async () => {
+    dirs = await fsDirs()
+  })
+  afterAll(async () => {
+    for (const d of dirs) await d.remove()
+  })
+  return { dirs: () => dirs }
 }
 
 /** Bytes written at a byte offset. */
