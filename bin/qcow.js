@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `qcow` executable: runs the built command line (npm run build first when working from a checkout).
-import { runProcess } from '../dist/cli/main.js'
+// The `qcow` executable: runs the bundled command line (npm run build makes dist/ first when working from a checkout).
+import { runBundled } from '../dist/cli/launch.js'
 
-await runProcess()
+await runBundled()

@@ -9,9 +9,13 @@ import { left, right, tempDir } from './helpers.js'
 
 const eio = (syscall: string): Error => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall })
 
-// Small requests go through the synchronous calls on the descriptor: those fail with EIO too.
+// Reads and writes go through the descriptor, synchronously (small) or with callbacks (large): all fail with EIO.
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>()
+  const failLater = (syscall: string) => (...args: unknown[]) => {
+    const callback = args[args.length - 1] as (error: Error) => void
+    setImmediate(() => callback(eio(syscall)))
+  }
   return {
     ...real,
     readvSync: () => {
@@ -20,10 +24,12 @@ vi.mock('node:fs', async (importOriginal) => {
     writevSync: () => {
       throw eio('write')
     },
+    readv: failLater('read'),
+    writev: failLater('write'),
   }
 })
 
-// Every handle the device opens fails its reads, writes and syncs with EIO, as a dying disk would.
+// Every handle the device opens fails its syncs and truncations with EIO, as a dying disk would.
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>()
   return {
@@ -33,8 +39,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       return Object.assign(Object.create(handle), {
         stat: () => handle.stat(),
         close: () => handle.close(),
-        readv: () => Promise.reject(eio('read')),
-        writev: () => Promise.reject(eio('write')),
         sync: () => Promise.reject(eio('fsync')),
         truncate: () => Promise.reject(eio('ftruncate')),
       })
@@ -43,7 +47,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 })
 
 describe('FileBlock on a disk that fails with EIO', () => {
-  it('read and write (small requests, synchronous; large ones, through the promise API), flush, writeZeroes and resize each return Io with the path', async () => {
+  it('read and write (small requests, synchronous; large ones, on the thread pool), flush, writeZeroes and resize each return Io with the path', async () => {
     const dir = await tempDir()
     try {
       const path = join(dir.path, 'eio.img')

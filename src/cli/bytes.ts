@@ -21,6 +21,18 @@ export const readBytes = (image: Image, offset: number, length: number): TE.Task
   )
 }
 
+/** Reads `target.byteLength` bytes at byte `offset` into `target` (straight from the device when both are whole sectors). */
+export const readInto = (image: Image, offset: number, target: Uint8Array): TE.TaskEither<CliFailure, void> =>
+  offset % SECTOR === 0 && target.byteLength % SECTOR === 0
+    ? pipe(
+        target.byteLength === 0 ? TE.right(undefined) : image.disk.read(offset / SECTOR, [target]),
+        TE.mapLeft(fromQcowError(image.path)),
+      )
+    : pipe(
+        readBytes(image, offset, target.byteLength),
+        TE.map((bytes) => target.set(bytes)),
+      )
+
 /** Writes `data` at byte `offset`; partial sectors at either end are read, patched and written back. */
 export const writeBytes = (image: Image, offset: number, data: Uint8Array): TE.TaskEither<CliFailure, void> => {
   if (data.byteLength === 0) return TE.right(undefined)

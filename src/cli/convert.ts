@@ -3,20 +3,15 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { Command } from 'commander'
-import { isZero } from '../index.js'
 import { collect, orFail, type CliContext } from './context.js'
 import { failure, type CliFailure } from './failure.js'
 import { decodeFormat, decodeOptionalFormat, type Format } from './format.js'
-import { dataRanges, extentsOf } from './extents.js'
-import { createImage, openImage, withImage, type Image } from './image.js'
-import { readBytes, writeBytes } from './bytes.js'
+import { createImage, openImage, withImage } from './image.js'
+import { copyImage } from './copy.js'
 import { decodeImageOptions, type ImageOptions } from './options.js'
-import { startProgress, type Progress } from './progress.js'
-import { alignRanges, clipRanges, walkRanges } from './ranges.js'
+import { startProgress } from './progress.js'
 
-/** Bytes read per step. */
-const CHUNK = 2 * 1024 * 1024
-/** Zero-detection granule of raw output: a typical file-system block. */
+/** Zero-detection granule of raw output: a typical file-system block (qemu-img convert's `-S 4k`). */
 const RAW_GRANULE = 4096
 /** Default qcow2 cluster size. */
 const DEFAULT_CLUSTER = 65536
@@ -24,51 +19,6 @@ const DEFAULT_CLUSTER = 65536
 /** The unit below which the output is not made sparse: a cluster for qcow2, a file-system block for raw. */
 const granuleOf = (format: Format, options: ImageOptions): number =>
   format === 'qcow2' ? (options.clusterSize ?? DEFAULT_CLUSTER) : RAW_GRANULE
-
-/** Writes the non-zero granules of `data` (which starts at byte `start` of the disk) to `dst`. */
-const writeNonZero = (dst: Image, start: number, data: Uint8Array, granule: number): TE.TaskEither<CliFailure, void> =>
-  async () => {
-    let runStart = -1
-    const flushRun = async (end: number) => {
-      const r = await writeBytes(dst, start + runStart, data.subarray(runStart, end))()
-      runStart = -1
-      return r
-    }
-    let at = 0
-    while (at < data.byteLength) {
-      const next = Math.min(data.byteLength, (Math.floor((start + at) / granule) + 1) * granule - start)
-      if (isZero(data.subarray(at, next))) {
-        if (runStart >= 0) {
-          const r = await flushRun(at)
-          if (E.isLeft(r)) return r
-        }
-      } else if (runStart < 0) runStart = at
-      at = next
-    }
-    return runStart >= 0 ? flushRun(data.byteLength) : E.right(undefined)
-  }
-
-/**
- * Copies every non-zero byte of `src` to `dst` (same size), updating `progress`. Only the granules
- * that may hold data are read (holes of a raw source are skipped), each whole, as qemu-img does.
- */
-export const copyImage = (src: Image, dst: Image, granule: number, progress: Progress): TE.TaskEither<CliFailure, void> =>
-  pipe(
-    extentsOf(src),
-    TE.chain((extents) =>
-      walkRanges(clipRanges(alignRanges(dataRanges(extents), granule), 0, src.sizeBytes), CHUNK, (start, length) =>
-        pipe(
-          readBytes(src, start, length),
-          TE.chain((data) => writeNonZero(dst, start, data, granule)),
-          TE.map(() => {
-            progress.update(start + length)
-            return undefined
-          }),
-        ),
-      ),
-    ),
-    TE.map(() => progress.update(src.sizeBytes)),
-  )
 
 interface ConvertFlags {
   readonly allowBackingPath?: boolean

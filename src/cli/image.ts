@@ -1,8 +1,9 @@
 // Opening and creating the images a command names: raw files through FileBlock, qcow2 through makeQcow.
-import { dirname, isAbsolute, join } from 'node:path'
+import { basename, dirname, isAbsolute, join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { confineTo, FileBlock, makeQcow, openBackingFile, type BackingGate, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { confineTo, fileIdentity, FileBlock, makeQcow, openBackingFile, type BackingGate, type BackingOpenMode, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
@@ -47,6 +48,7 @@ export interface OpenChoices {
  * `--allow-backing-path`: admits every name, each relative one taken, as qemu takes it, from the
  * directory of the image that records it. The engine admits a chain's names top down, each after
  * the layer above is open, so the directory of the last admitted file is that of the next name's image.
+ * Files are keyed by their real path, so a chain that comes back by another spelling is a loop.
  */
 const followingGate = (imagePath: string): BackingGate => {
   let directory = dirname(imagePath)
@@ -54,11 +56,18 @@ const followingGate = (imagePath: string): BackingGate => {
     admit: (name) => {
       const path = isAbsolute(name) ? name : join(directory, name)
       directory = dirname(path)
-      return TE.right({ key: path, open: (mode) => openBackingFile(path, mode) })
+      return TE.map((key: string) => ({ key, open: (mode: BackingOpenMode) => openBackingFile(path, mode) }))(fileIdentity(path))
     },
+    identify: (name) => fileIdentity(isAbsolute(name) ? name : join(dirname(imagePath), name)),
     probe: false,
   }
 }
+
+/** What the engine needs to open the backing chain of the image at `path`: the gate, and the image's own name for loop checks. */
+const chainOptions = (path: string, allowPath: boolean): { readonly gate: BackingGate; readonly imageName: string } => ({
+  gate: backingGate(path, allowPath),
+  imageName: basename(path),
+})
 
 /**
  * The gate through which the backing files of the image at `imagePath` are opened: names confined to
@@ -113,7 +122,7 @@ const wrap = (path: string, format: Format, file: FileBlockDevice, choices: Open
     )
   }
   return pipe(
-    Qcow2Files.connect(file, choices.withoutBacking === true ? { readOnly, repairCorrupt, backing: null } : { readOnly, repairCorrupt, gate: backingGate(path, choices.allowBackingPath === true) }),
+    Qcow2Files.connect(file, choices.withoutBacking === true ? { readOnly, repairCorrupt, backing: null } : { readOnly, repairCorrupt, ...chainOptions(path, choices.allowBackingPath === true) }),
     TE.mapLeft(fromQcowError(path)),
     releaseOnFailure(file),
     TE.chain((qcow) =>
@@ -165,9 +174,23 @@ export interface NewBacking {
 }
 
 /**
+ * Refuses, before anything is touched, a backing name that designates the image file itself (qemu-img
+ * refuses the same name; this compares real paths). Names that do not resolve are left to the gate.
+ */
+const notItsOwnBacking = (path: string, backing: NewBacking | undefined): TE.TaskEither<CliFailure, void> => {
+  if (backing === undefined) return TE.right(undefined)
+  const named = isAbsolute(backing.file) ? backing.file : join(dirname(path), backing.file)
+  return async () => {
+    const [image, target] = await Promise.all([fileIdentity(path)(), fileIdentity(named)()])
+    const same = image._tag === 'Right' && target._tag === 'Right' && image.right === target.right
+    return same ? E.left(failure('Error: Trying to create an image with the same filename as the backing file', path)) : E.right(undefined)
+  }
+}
+
+/**
  * Creates (or overwrites) an image of `sizeBytes` bytes, a multiple of 512, and returns it open
  * read-write. A raw image is a sparse file of that size; a qcow2 image is empty. A qcow2 image may
- * have a backing file, whose size is the default (`sizeBytes` undefined).
+ * have a backing file, whose size is the default (`sizeBytes` undefined), but not itself.
  */
 export const createImage = (
   path: string,
@@ -177,8 +200,8 @@ export const createImage = (
   backing?: NewBacking,
 ): TE.TaskEither<CliFailure, Image> =>
   pipe(
-    FileBlock.connect({ path, create: true }),
-    TE.mapLeft(fromQcowError(path)),
+    notItsOwnBacking(path, backing),
+    TE.chain(() => pipe(FileBlock.connect({ path, create: true }), TE.mapLeft(fromQcowError(path)))),
     TE.chain((file) =>
       pipe(
         truncate(path, file, 0),
@@ -197,7 +220,7 @@ export const createImage = (
                     : {
                         backingFile: backing.file,
                         backingFormat: backing.format,
-                        ...(backing.unsafe ? { backing: null } : { gate: backingGate(path, backing.allowPath) }),
+                        ...(backing.unsafe ? { backing: null } : chainOptions(path, backing.allowPath)),
                       }),
                   ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
                   ...(options.compat === undefined ? {} : { compat: options.compat }),

@@ -1,31 +1,39 @@
 // The `qcow` command: argument parsing with commander, dispatch to one subcommand, and the exit code.
 import { Command, CommanderError } from 'commander'
-import { checkCommand } from './check.js'
-import { commitCommand } from './commit.js'
-import { compareCommand } from './compare.js'
 import { processConsole, type CliConsole } from './console.js'
 import { makeContext, type CliContext } from './context.js'
-import { convertCommand } from './convert.js'
-import { createCommand } from './create.js'
-import { infoCommand } from './info.js'
-import { ioCommand } from './io.js'
-import { mapCommand } from './map.js'
-import { rebaseCommand } from './rebase.js'
-import { resizeCommand } from './resize.js'
 import { packageVersion } from './version.js'
 
-const SUBCOMMANDS: ReadonlyArray<(ctx: CliContext) => Command> = [
-  infoCommand,
-  createCommand,
-  checkCommand,
-  mapCommand,
-  convertCommand,
-  compareCommand,
-  resizeCommand,
-  ioCommand,
-  commitCommand,
-  rebaseCommand,
+/** Builds one subcommand for a run. */
+type MakeCommand = (ctx: CliContext) => Command
+
+/**
+ * Every subcommand, in help order, each loaded only when needed: a run loads the module of the
+ * subcommand it names and nothing else, which keeps start-up short.
+ */
+const SUBCOMMANDS: ReadonlyArray<readonly [string, () => Promise<MakeCommand>]> = [
+  ['info', async () => (await import('./info.js')).infoCommand],
+  ['create', async () => (await import('./create.js')).createCommand],
+  ['check', async () => (await import('./check.js')).checkCommand],
+  ['map', async () => (await import('./map.js')).mapCommand],
+  ['convert', async () => (await import('./convert.js')).convertCommand],
+  ['compare', async () => (await import('./compare.js')).compareCommand],
+  ['resize', async () => (await import('./resize.js')).resizeCommand],
+  ['io', async () => (await import('./io.js')).ioCommand],
+  ['commit', async () => (await import('./commit.js')).commitCommand],
+  ['rebase', async () => (await import('./rebase.js')).rebaseCommand],
 ]
+
+/**
+ * The subcommands a command line needs: the one it names first, or all of them when it names none
+ * (`--help`, `help SUB`, a misspelt name, for which commander lists or suggests them).
+ */
+const needed = async (argv: ReadonlyArray<string>): Promise<ReadonlyArray<MakeCommand>> => {
+  const named = SUBCOMMANDS.find(([name]) => name === argv[0])
+  if (named !== undefined) return [await named[1]()]
+  if (argv[0] === '-V' || argv[0] === '--version') return []
+  return Promise.all(SUBCOMMANDS.map(([, load]) => load()))
+}
 
 /** Sends commander's help to our console and its errors to stderr as `qcow: <sentence>`, and stops it exiting. */
 const configure = (command: Command, console: CliConsole): Command =>
@@ -45,8 +53,8 @@ const protectNegativeSize = (argv: ReadonlyArray<string>): ReadonlyArray<string>
     : argv
 }
 
-/** Builds the program for one run. */
-const program = (context: CliContext): Command => {
+/** Builds the program for one run, with the subcommands `makers` build. */
+const program = (context: CliContext, makers: ReadonlyArray<MakeCommand>): Command => {
   const root = configure(
     new Command('qcow')
       .description('inspect, create, check, convert and compare raw and qcow2 disk images (qemu-img compatible)')
@@ -54,7 +62,7 @@ const program = (context: CliContext): Command => {
       .showSuggestionAfterError(false),
     context.console,
   )
-  for (const make of SUBCOMMANDS) root.addCommand(configure(make(context), context.console))
+  for (const make of makers) root.addCommand(configure(make(context), context.console))
   return root
 }
 
@@ -69,7 +77,8 @@ export const main = async (argv: ReadonlyArray<string>, console: CliConsole): Pr
     return 1
   }
   try {
-    await program(context).parseAsync([...protectNegativeSize(argv)], { from: 'user' })
+    const args = protectNegativeSize(argv)
+    await program(context, await needed(args)).parseAsync([...args], { from: 'user' })
     return exitCode()
   } catch (e) {
     if (e instanceof CommanderError) {

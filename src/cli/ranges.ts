@@ -29,8 +29,19 @@ export const clipRanges = (ranges: ReadonlyArray<Range>, from: number, to: numbe
 /** The total length of the ranges. */
 export const rangesLength = (ranges: ReadonlyArray<Range>): number => ranges.reduce((n, [s, e]) => n + e - s, 0)
 
+/** The ranges cut, in order, into pieces of at most `chunk` bytes aligned to multiples of `chunk`. */
+export function* piecesOf(ranges: ReadonlyArray<Range>, chunk: number): Generator<Range> {
+  for (const [s, e] of ranges) {
+    for (let at = s; at < e; ) {
+      const next = Math.min(e, (Math.floor(at / chunk) + 1) * chunk)
+      yield [at, next]
+      at = next
+    }
+  }
+}
+
 /**
- * Visits the ranges in order, in pieces of at most `chunk` bytes aligned to multiples of `chunk`.
+ * Visits the ranges in order, in the pieces of `piecesOf`.
  * `visit` returns a value to stop early with it, or undefined to go on; the result is that value.
  */
 export const walkRanges =
@@ -40,14 +51,9 @@ export const walkRanges =
     visit: (start: number, length: number) => TE.TaskEither<CliFailure, A | undefined>,
   ): TE.TaskEither<CliFailure, A | undefined> =>
   async () => {
-    for (const [s, e] of ranges) {
-      let at = s
-      while (at < e) {
-        const next = Math.min(e, (Math.floor(at / chunk) + 1) * chunk)
-        const r = await visit(at, next - at)()
-        if (E.isLeft(r) || r.right !== undefined) return r
-        at = next
-      }
+    for (const [start, end] of piecesOf(ranges, chunk)) {
+      const r = await visit(start, end - start)()
+      if (E.isLeft(r) || r.right !== undefined) return r
     }
     return E.right(undefined)
   }

@@ -1,4 +1,4 @@
-// FileBlock: a block device over a regular file, with positional reads and writes through fs/promises.
+// FileBlock: a block device over a regular file, with positional reads and writes on its descriptor.
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts/lib/index.js'
@@ -8,9 +8,10 @@ import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, ioError, readOnlyError, unsupported, type BlockError } from '../block/errors.js'
 import { RangeLock } from '../block/range-lock.js'
 import { checkRange, checkRequest, checkSeekStart } from '../block/validate.js'
+import { DEFAULT_LIMITS, Dispatcher } from './dispatch.js'
 import { Gate } from './gate.js'
 import { firstDataSector, firstHoleSector } from './holes.js'
-import { closeFile, readAt, syncFile, truncateFile, writeAt, writeZeroesAt } from './io.js'
+import { closeFile, syncFile, truncateFile } from './io.js'
 import { openRegularFile } from './open.js'
 import { seekAddon } from './seek-addon.js'
 
@@ -18,6 +19,10 @@ import { seekAddon } from './seek-addon.js'
 export const FILE_SECTOR_SIZE = 512
 /** The largest size in sectors whose byte length is still a safe integer. */
 const MAX_SECTORS = Math.floor(Number.MAX_SAFE_INTEGER / FILE_SECTOR_SIZE)
+/** Bytes of zeroes shared by every zero write; never written to. */
+const ZERO_CHUNK = new Uint8Array(1024 * 1024)
+/** Most zero chunks handed to one `writev` call (so one call writes at most 16 MiB). */
+const ZERO_CHUNKS_PER_CALL = 16
 
 /** Configuration of `FileBlock.connect`. */
 export interface FileBlockConfig {
@@ -66,13 +71,16 @@ class FileBlockImpl implements FileBlockDevice {
   private readonly gate = new Gate()
   private readonly ranges = new RangeLock()
   private resizes: Promise<unknown> = Promise.resolve()
+  private readonly io: Dispatcher
 
   constructor(
     private readonly file: FileHandle,
     readonly path: string,
     private readonly readWrite: boolean,
     private sizeSectors: number,
-  ) {}
+  ) {
+    this.io = new Dispatcher(file.fd, DEFAULT_LIMITS)
+  }
 
   getInfo(): TE.TaskEither<BlockError, BlockInfo> {
     return () =>
@@ -87,7 +95,7 @@ class FileBlockImpl implements FileBlockDevice {
     return this.request('read', async () => {
       const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
       if (E.isLeft(checked)) return checked
-      await this.ranges.with(sector, sector + checked.right, false, () => readAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
+      await this.ranges.with(sector, sector + checked.right, false, () => this.io.submit(false, buffers, sector * FILE_SECTOR_SIZE, checked.right * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -97,7 +105,7 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRequest(sector, buffers, FILE_SECTOR_SIZE, this.sizeSectors)
       if (E.isLeft(checked)) return checked
       if (!this.readWrite) return E.left(readOnlyError('write'))
-      await this.ranges.with(sector, sector + checked.right, true, () => writeAt(this.file, buffers, sector * FILE_SECTOR_SIZE))
+      await this.ranges.with(sector, sector + checked.right, true, () => this.io.submit(true, buffers, sector * FILE_SECTOR_SIZE, checked.right * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -107,7 +115,7 @@ class FileBlockImpl implements FileBlockDevice {
       const checked = checkRange(sector, sectors, this.sizeSectors)
       if (E.isLeft(checked)) return checked
       if (!this.readWrite) return E.left(readOnlyError('write zeroes'))
-      await this.ranges.with(sector, sector + sectors, true, () => writeZeroesAt(this.file, sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE))
+      await this.ranges.with(sector, sector + sectors, true, () => this.zeroes(sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
   }
@@ -141,6 +149,19 @@ class FileBlockImpl implements FileBlockDevice {
       if (!this.connected) return Promise.resolve(E.left(disconnected()))
       this.connected = false
       return this.gate.exclusive(() => this.guard('close', () => closeFile(this.file).then((): E.Either<BlockError, void> => E.right(undefined))))
+    }
+  }
+
+  /** Writes `length` zero bytes from byte `position`, in bounded chunks of one shared zero buffer. */
+  private async zeroes(position: number, length: number): Promise<void> {
+    for (let done = 0; done < length; ) {
+      const step = Math.min(length - done, ZERO_CHUNK.byteLength * ZERO_CHUNKS_PER_CALL)
+      const chunks: Uint8Array[] = []
+      for (let left = step; left > 0; left -= ZERO_CHUNK.byteLength) {
+        chunks.push(left >= ZERO_CHUNK.byteLength ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left))
+      }
+      await this.io.submit(true, chunks, position + done, step)
+      done += step
     }
   }
 

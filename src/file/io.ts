@@ -1,27 +1,35 @@
-// Positional I/O on an open file: the only place FileBlock moves bytes, so it can be swapped for benchmarks.
-import { readvSync, writevSync } from 'node:fs'
+// Positional I/O on an open file descriptor: synchronous calls for small requests, the callback API (thread pool) for large ones.
+import { readv, readvSync, writev, writevSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { sliceBuffers, totalBytes, zeroFill } from '../block/buffers.js'
+import { sliceBuffers, zeroFill } from '../block/buffers.js'
 
-/** Bytes of zeroes shared by every zero write; never written to. */
-const ZERO_CHUNK = new Uint8Array(1024 * 1024)
-/** Most zero chunks handed to one `writev` call (so one call writes at most 16 MiB). */
-const ZERO_CHUNKS_PER_CALL = 16
 /**
- * Requests of at most this many bytes use `readvSync`/`writevSync` on the handle's descriptor instead
- * of the promise API. For small requests the thread-pool round trip costs far more than the copy: on
- * tmpfs, 4 KiB requests ran 3-8x faster synchronously and the 4 KiB bench workloads about doubled
- * (bench/RESULTS.md), while 64 KiB requests gained nothing. A small synchronous call blocks the event
- * loop only for the copy of those few bytes.
+ * Requests of at most this many bytes use `readvSync`/`writevSync` instead of the thread pool. For
+ * small requests the pool round trip costs far more than the copy: on tmpfs, 4 KiB requests ran
+ * 3-8x faster synchronously and the 4 KiB bench workloads about doubled (bench/analysis.md). A small
+ * synchronous call blocks the event loop only for the copy of those few bytes; larger requests stay
+ * on the pool so that a slow disk never stalls the event loop for long.
  */
 export const SYNC_MAX_BYTES = 16 * 1024
 
-/** Reads synchronously with `readvSync`; returns the byte count read before the end of the file. */
-const readSyncLoop = (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): number => {
+/** An error carrying a system error code, for a call that made no progress without failing. */
+const noProgress = (position: number): Error =>
+  Object.assign(new Error(`EIO: the system wrote nothing at byte ${position}`), { code: 'EIO', syscall: 'write' })
+
+/** One `readv` on the thread pool; resolves with the byte count. */
+const readvAsync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<number> =>
+  new Promise((resolve, reject) => readv(fd, buffers as Uint8Array[], position, (error, bytes) => (error === null ? resolve(bytes) : reject(error))))
+
+/** One `writev` on the thread pool; resolves with the byte count. */
+const writevAsync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<number> =>
+  new Promise((resolve, reject) => writev(fd, buffers as Uint8Array[], position, (error, bytes) => (error === null ? resolve(bytes) : reject(error))))
+
+/** Reads synchronously; returns the byte count read before the end of the file. */
+const readSyncLoop = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): number => {
   let done = 0
   let pending = buffers
   while (done < total) {
-    const bytesRead = readvSync(file.fd, pending, position + done)
+    const bytesRead = readvSync(fd, pending, position + done)
     if (bytesRead === 0) return done
     done += bytesRead
     if (done < total) pending = sliceBuffers(buffers, done, total - done)
@@ -29,76 +37,61 @@ const readSyncLoop = (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, posi
   return done
 }
 
-/** Reads with the promise API; returns the byte count read before the end of the file. */
-const readAsyncLoop = async (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<number> => {
+/** Reads on the thread pool; returns the byte count read before the end of the file. */
+const readAsyncLoop = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<number> => {
   let done = 0
   let pending = buffers
   while (done < total) {
-    const { bytesRead } = await file.readv(pending, position + done)
+    const bytesRead = await readvAsync(fd, pending, position + done)
     if (bytesRead === 0) return done
     done += bytesRead
     if (done < total) pending = sliceBuffers(buffers, done, total - done)
   }
   return done
+}
+
+/** Writes synchronously. */
+const writeSyncLoop = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): void => {
+  let done = 0
+  let pending = buffers
+  while (done < total) {
+    const bytesWritten = writevSync(fd, pending, position + done)
+    if (bytesWritten === 0) throw noProgress(position + done)
+    done += bytesWritten
+    if (done < total) pending = sliceBuffers(buffers, done, total - done)
+  }
+}
+
+/** Writes on the thread pool. */
+const writeAsyncLoop = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<void> => {
+  let done = 0
+  let pending = buffers
+  while (done < total) {
+    const bytesWritten = await writevAsync(fd, pending, position + done)
+    if (bytesWritten === 0) throw noProgress(position + done)
+    done += bytesWritten
+    if (done < total) pending = sliceBuffers(buffers, done, total - done)
+  }
 }
 
 /**
- * Reads the file from byte `position` into `buffers`, in order, with one `readv` call in the usual
- * case (synchronous up to SYNC_MAX_BYTES). Bytes past the end of the file read as zeroes; a short
- * read (more buffers than the system takes at once) continues where it stopped.
+ * Reads `total` bytes of the file from byte `position` into `buffers`, in order, with one `readv`
+ * call in the usual case, synchronously (`readvSync`) or on the thread pool (`fs.readv`). Bytes past
+ * the end of the file read as zeroes; a short read (more buffers than the system takes at once)
+ * continues where it stopped.
  */
-export const readAt = async (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<void> => {
-  const total = totalBytes(buffers)
-  const done = total <= SYNC_MAX_BYTES ? readSyncLoop(file, buffers, position, total) : await readAsyncLoop(file, buffers, position, total)
+export const readAt = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, sync: boolean): Promise<void> => {
+  const done = sync ? readSyncLoop(fd, buffers, position, total) : await readAsyncLoop(fd, buffers, position, total)
   if (done < total) zeroFill(buffers, done, total - done)
 }
 
-/** Writes synchronously with `writevSync`. */
-const writeSyncLoop = (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): void => {
-  let done = 0
-  let pending = buffers
-  while (done < total) {
-    const bytesWritten = writevSync(file.fd, pending, position + done)
-    if (bytesWritten === 0) throw new Error(`the system wrote nothing at byte ${position + done}`)
-    done += bytesWritten
-    if (done < total) pending = sliceBuffers(buffers, done, total - done)
-  }
-}
-
-/** Writes with the promise API. */
-const writeAsyncLoop = async (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<void> => {
-  let done = 0
-  let pending = buffers
-  while (done < total) {
-    const { bytesWritten } = await file.writev(pending, position + done)
-    if (bytesWritten === 0) throw new Error(`the system wrote nothing at byte ${position + done}`)
-    done += bytesWritten
-    if (done < total) pending = sliceBuffers(buffers, done, total - done)
-  }
-}
-
 /**
- * Writes `buffers`, in order, to the file from byte `position`, with one `writev` call in the usual
- * case (synchronous up to SYNC_MAX_BYTES).
+ * Writes `buffers` (`total` bytes), in order, to the file from byte `position`, with one `writev`
+ * call in the usual case, synchronously (`writevSync`) or on the thread pool (`fs.writev`).
  */
-export const writeAt = async (file: FileHandle, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<void> => {
-  const total = totalBytes(buffers)
-  if (total <= SYNC_MAX_BYTES) writeSyncLoop(file, buffers, position, total)
-  else await writeAsyncLoop(file, buffers, position, total)
-}
-
-/** Writes `length` zero bytes from byte `position`, in bounded chunks of one shared zero buffer. */
-export const writeZeroesAt = async (file: FileHandle, position: number, length: number): Promise<void> => {
-  let done = 0
-  while (done < length) {
-    const step = Math.min(length - done, ZERO_CHUNK.byteLength * ZERO_CHUNKS_PER_CALL)
-    const chunks: Uint8Array[] = []
-    for (let left = step; left > 0; left -= ZERO_CHUNK.byteLength) {
-      chunks.push(left >= ZERO_CHUNK.byteLength ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left))
-    }
-    await writeAt(file, chunks, position + done)
-    done += step
-  }
+export const writeAt = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, sync: boolean): Promise<void> => {
+  if (sync) writeSyncLoop(fd, buffers, position, total)
+  else await writeAsyncLoop(fd, buffers, position, total)
 }
 
 /** Makes everything written so far durable (`fsync`). */

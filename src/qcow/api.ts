@@ -19,6 +19,13 @@ export interface BackingOptions {
   readonly gate?: BackingGate
   /** The most backing files below the image; a deeper chain is refused (`BackingRefused`, `TooDeep`). Default 32. */
   readonly maxBackingDepth?: number
+  /**
+   * The image's own name as the gate takes names (for file gates, its path; relative to the gate's
+   * directory for `confineTo`). When the gate can `identify` names, a backing chain that leads back to
+   * the image is refused (`BackingRefused`, `Loop`) before the gate opens the image again; without it,
+   * the loop is refused once the image has been opened a second time, as a backing.
+   */
+  readonly imageName?: string
 }
 
 /**

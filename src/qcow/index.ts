@@ -4,4 +4,4 @@ export type { BackingLayerInfo, BackingOptions, ConnectOptions, RebaseOptions, C
 export * from './errors.js'
 export type { ClusterCodec } from './compression/index.js'
 export { allowList, denyImplicitOpen, permissive } from './backing/gate.js'
-export type { AdmittedBacking, BackingGate, BackingOpenMode, GateOptions, OpenBacking } from './backing/gate.js'
+export type { AdmittedBacking, BackingGate, BackingOpenMode, GateOptions, IdentifyBacking, OpenBacking } from './backing/gate.js'

@@ -3,7 +3,7 @@ import { mkdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { BlockDevice } from '../../src/block/device.js'
-import { confineTo } from '../../src/file/backing-gates.js'
+import { confineTo, fileIdentity, openBackingFile } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
 import { allowList, denyImplicitOpen, permissive, type BackingGate, type QcowError } from '../../src/qcow/index.js'
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
@@ -21,11 +21,11 @@ const overlayNaming = async (path: string, backingFile: string, backingFormat?: 
   await ok(file.disconnect())
 }
 
-/** Connects the overlay at `path` through `gate` and returns the error, failing when it opens. */
-const refusal = async (path: string, gate: BackingGate): Promise<QcowError> => {
+/** Connects the overlay at `path` through `gate` (telling it `imageName` when given) and returns the error, failing when it opens. */
+const refusal = async (path: string, gate: BackingGate, imageName?: string): Promise<QcowError> => {
   const file = await ok(FileBlock.connect({ path, readOnly: true }))
   try {
-    const r = await QcowFile.connect(file, { gate })()
+    const r = await QcowFile.connect(file, { gate, ...(imageName === undefined ? {} : { imageName }) })()
     if (r._tag === 'Right') throw new Error('the overlay opened')
     return r.left
   } finally {
@@ -95,6 +95,18 @@ describe('confineTo', () => {
     expect(log.closed).toEqual(log.opened)
   })
 
+  it('refuses an image naming itself by another spelling before opening anything, given its own name', async () => {
+    const path = `${jail}/selfish.qcow2`
+    await overlayNaming(path, './selfish.qcow2', 'qcow2')
+    for (const imageName of ['selfish.qcow2', path]) {
+      const { gate, log } = spyGate(confineTo(jail))
+      const error = await refusal(path, gate, imageName)
+      expect(error).toMatchObject({ _tag: 'BackingRefused', rule: 'Loop', name: './selfish.qcow2' })
+      expect(log.admitted).toEqual(['./selfish.qcow2'])
+      expect(log.opened).toEqual([])
+    }
+  })
+
   it('opens a backing without a format as raw unless the gate allows probing', async () => {
     const basePath = `${jail}/base.qcow2`
     const baseFile = await ok(FileBlock.connect({ path: basePath, create: true }))
@@ -116,6 +128,33 @@ describe('confineTo', () => {
     expect(sameBytes(raw.subarray(0, 4096), new Uint8Array(await readFile(basePath)).subarray(0, 4096))).toBe(true)
     const probed = await read(confineTo(jail, undefined, { probe: true }))
     expect(sameBytes(probed.subarray(0, 4096), pattern(4096, 11))).toBe(true)
+  })
+})
+
+describe('loops through other spellings of a file', () => {
+  const tmp = useTempDir('qcow-ts-loops-')
+
+  it('permissive with fileIdentity refuses a → b → ./a as a Loop, before opening a again when told its name', async () => {
+    const dir = await realpath(tmp.path())
+    await overlayNaming(`${dir}/a.qcow2`, `${dir}/b.qcow2`, 'qcow2')
+    await overlayNaming(`${dir}/b.qcow2`, `${dir}/./sub/../a.qcow2`, 'qcow2')
+    await mkdir(`${dir}/sub`, { recursive: true })
+    const named = spyGate(permissive(openBackingFile, { identify: fileIdentity }))
+    expect(await refusal(`${dir}/a.qcow2`, named.gate, `${dir}/a.qcow2`)).toMatchObject({ _tag: 'BackingRefused', rule: 'Loop', name: `${dir}/./sub/../a.qcow2` })
+    expect(named.log.opened).toEqual([`${dir}/b.qcow2`])
+    expect(named.log.closed).toEqual(named.log.opened)
+    const unnamed = spyGate(permissive(openBackingFile, { identify: fileIdentity }))
+    expect(await refusal(`${dir}/a.qcow2`, unnamed.gate)).toMatchObject({ _tag: 'BackingRefused', rule: 'Loop', name: `${dir}/b.qcow2` })
+    expect(unnamed.log.opened).toEqual([`${dir}/b.qcow2`, `${dir}/a.qcow2`])
+    expect([...unnamed.log.closed].sort()).toEqual([...unnamed.log.opened].sort())
+  })
+
+  it('a missing file named through permissive with fileIdentity is NotFound, and nothing is opened', async () => {
+    const dir = await realpath(tmp.path())
+    await overlayNaming(`${dir}/lost.qcow2`, `${dir}/nowhere.raw`, 'raw')
+    const { gate, log } = spyGate(permissive(openBackingFile, { identify: fileIdentity }))
+    expect(await refusal(`${dir}/lost.qcow2`, gate, `${dir}/lost.qcow2`)).toMatchObject({ _tag: 'Io', kind: 'NotFound' })
+    expect(log.opened).toEqual([])
   })
 })
 
@@ -168,6 +207,19 @@ describe('other gates and chain limits', () => {
     expect(spied.log.admitted).toEqual([])
   })
 
+  it('allowList with an identify refuses two spellings of one in-memory file as a Loop, before reopening the image when told its name', async () => {
+    const disk = await ramDisk(0)
+    await run((await run(Qcow.create(disk, { size: MiB, backingFile: './a', backingFormat: 'qcow2', backing: null }))).disconnect())
+    const files = new Map<string, BlockDevice<QcowError>>([['a', disk], ['./a', disk]])
+    const identify = (name: string) => TE.right(name.replace(/^(\.\/)+/, ''))
+    const spied = spyGate(allowList(['a', './a'], memoryOpener(files), { identify }))
+    expect(await runLeft(Qcow.connect(disk, { gate: spied.gate, imageName: 'a' }))).toMatchObject({ _tag: 'BackingRefused', rule: 'Loop', name: './a' })
+    expect(spied.log.opened).toEqual([])
+    const unnamed = spyGate(allowList(['a', './a'], memoryOpener(files), { identify }))
+    expect(await runLeft(Qcow.connect(disk, { gate: unnamed.gate }))).toMatchObject({ _tag: 'BackingRefused', rule: 'Loop', name: './a' })
+    expect(unnamed.log.opened).toEqual(['a'])
+  })
+
   it('a 100-deep chain is refused past the depth limit, opening nothing beyond it and closing what it opened', async () => {
     const files = new Map<string, BlockDevice<QcowError>>([['l0', await diskWith(pattern(64 * 1024, 13))]])
     let top: RamDiskDevice | undefined
@@ -198,6 +250,8 @@ describe('other gates and chain limits', () => {
     const disk = await ramDisk(0)
     expect(await runLeft(Qcow.connect(disk, { gate: {} as BackingGate }))).toMatchObject({ _tag: 'InvalidImage' })
     expect(await runLeft(Qcow.connect(disk, { maxBackingDepth: -1 }))).toMatchObject({ _tag: 'InvalidImage' })
+    expect(await runLeft(Qcow.connect(disk, { gate: { ...denyImplicitOpen, identify: 'x' } as unknown as BackingGate }))).toMatchObject({ _tag: 'InvalidImage' })
+    expect(await runLeft(Qcow.connect(disk, { imageName: 7 } as never))).toMatchObject({ _tag: 'InvalidImage' })
     expect(await runLeft(Qcow.create(disk, { backingFile: 'x', backing: null }))).toMatchObject({ _tag: 'InvalidImage' })
     expect(await runLeft(Qcow.create(disk, { size: MiB, backingFile: 'x'.repeat(1024), backing: null }))).toMatchObject({ _tag: 'InvalidImage' })
     expect(await runLeft(Qcow.create(disk, { size: MiB, backingFormat: 'raw' }))).toMatchObject({ _tag: 'InvalidImage' })

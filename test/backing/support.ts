@@ -42,6 +42,7 @@ export const spyGate = (gate: BackingGate): { gate: BackingGate; log: GateLog } 
     log,
     gate: {
       probe: gate.probe,
+      ...(gate.identify === undefined ? {} : { identify: gate.identify }),
       admit: (name) => {
         log.admitted.push(name)
         return TE.map((a: { key: string; open: (mode: { readonly readOnly: boolean }) => TE.TaskEither<QcowError, BlockDevice<QcowError>> }) => ({

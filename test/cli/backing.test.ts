@@ -1,5 +1,5 @@
 // Backing chains through the qcow command, against qemu-img: create -b, info --backing-chain, map depth, commit, rebase, the directory gate.
-import { cp, mkdir } from 'node:fs/promises'
+import { cp, mkdir, readFile, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
@@ -217,5 +217,35 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
     expect(allowed.code, allowed.stderr).toBe(0)
     const info = { ours: await qcow(['info', '--output=json', join(dir, 'sub', 'new.qcow2')]), qemu: await qemuImg(['info', '--output=json', join(dir, 'sub', 'new.qcow2')]) }
     expect(jsonOf(info.ours)).toEqual(jsonOf(info.qemu))
+  })
+
+  it('an image whose backing leads back to itself through a symbolic link is refused as a loop, with or without --allow-backing-path', async () => {
+    const dir = tmp.file('loop')
+    await mkdir(dir, { recursive: true })
+    await symlink('.', join(dir, 'link'))
+    const looped = join(dir, 'a.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-u', '-b', 'link/a.qcow2', '-F', 'qcow2', looped, '1M'])
+    expect((await qemuImg(['map', '--output=json', looped])).code).not.toBe(0)
+    for (const args of [['map', '--output=json'], ['map', '--allow-backing-path'], ['info', '--backing-chain'], ['info', '--backing-chain', '--allow-backing-path']]) {
+      const r = await qcow([...args, looped])
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr).toContain('the backing chain loops back to a file already in it')
+    }
+  })
+
+  it('create -b naming the image itself is refused like qemu-img, leaving the file untouched', async () => {
+    const dir = tmp.file('self')
+    await mkdir(dir, { recursive: true })
+    const self = join(dir, 's.qcow2')
+    await qemuImg(['create', '-q', '-f', 'qcow2', self, '1M'])
+    const before = await readFile(self)
+    const same = ['create', '-f', 'qcow2', '-b', self, '-F', 'qcow2', self]
+    const [ours, theirs] = [await qcow(same), await qemuImg(same)]
+    expect([ours.code, ours.stderr.replace(/^qcow:/, 'qemu-img:')]).toEqual([theirs.code, theirs.stderr])
+    expect(Buffer.compare(await readFile(self), before)).toBe(0)
+    // qemu-img compares the names as strings; we compare real paths, so another spelling is refused too.
+    const spelled = await qcow(['create', '-f', 'qcow2', '-u', '-b', './s.qcow2', '-F', 'qcow2', self, '1M'])
+    expect([spelled.code, spelled.stderr]).toEqual([1, ours.stderr])
+    expect(Buffer.compare(await readFile(self), before)).toBe(0)
   })
 })

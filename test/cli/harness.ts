@@ -63,8 +63,8 @@ const removePrivateHome = async (): Promise<void> => {
 }
 
 /**
- * Builds the package into a private directory under node_modules/.cache (so it does not race other
- * suites over dist/) with a copy of bin/qcow.js and package.json, and returns the bin's path.
+ * Builds and bundles the package into a private directory under node_modules/.cache (so it does not race
+ * other suites over dist/) with a copy of bin/qcow.js and package.json, and returns the bin's path.
  */
 export const buildPrivateBin = async (): Promise<string> => {
   await removePrivateHome()
@@ -72,6 +72,8 @@ export const buildPrivateBin = async (): Promise<string> => {
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc')
   const built = await run(tsc, ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(PRIVATE_HOME, 'dist')])
   if (built.code !== 0) throw new Error(`build failed: ${built.stdout}${built.stderr}`)
+  const bundled = await run(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.mjs'), join(PRIVATE_HOME, 'dist')])
+  if (bundled.code !== 0) throw new Error(`bundling failed: ${bundled.stdout}${bundled.stderr}`)
   await cp(join(ROOT, 'bin', 'qcow.js'), join(PRIVATE_HOME, 'bin', 'qcow.js'))
   await cp(join(ROOT, 'package.json'), join(PRIVATE_HOME, 'package.json'))
   return join(PRIVATE_HOME, 'bin', 'qcow.js')

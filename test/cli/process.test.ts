@@ -1,5 +1,8 @@
-// The built `bin/qcow.js` run as a real process: version, help, exit codes, error lines, a convert.
+// The built `bin/qcow.js` run as a real process: its bundle and code cache, version, help, exit codes, error lines, a convert.
+import { execFile } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useTempDir } from '../support/qemu.js'
 import { buildPrivateBin, qcowProcess, removePrivateBin } from './harness.js'
@@ -18,6 +21,16 @@ describe('bin/qcow.js as a process', () => {
     const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
     const r = await qcowProcess(bin, ['--version'])
     expect(r).toEqual({ stdout: `${version}\n`, stderr: '', code: 0 })
+  })
+
+  it('runs the one-file bundle with a code cache that V8 accepts', async () => {
+    const launch = pathToFileURL(join(dirname(bin), '..', 'dist', 'cli', 'launch.js')).href
+    const probe = `const l = await import(${JSON.stringify(launch)}); const { readFileSync } = await import('node:fs'); ` +
+      `console.log(l.loadBundle(l.BUNDLE, readFileSync(l.BUNDLE_CACHE)).cacheRejected)`
+    const r = await new Promise<string>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' }, (error, stdout, stderr) => resolve(error === null ? stdout : `${stdout}${stderr}`))
+    })
+    expect(r).toBe('false\n')
   })
 
   it('--help lists every subcommand, and SUB --help shows its options', async () => {

@@ -20,6 +20,15 @@ export interface ChainOptions {
 /** Where the backing of an image comes from: a device given by the caller (null: none), or the header through the gate. */
 export interface BackingSource extends ChainOptions {
   readonly backing?: BlockDevice<QcowError> | null
+  /** The image's own name for the gate's `identify`, so a chain leading back to it is a loop. */
+  readonly imageName?: string
+}
+
+/** The keys a chain below the image of `source` must not reach: the image's own identity, when the gate and `imageName` give it. */
+export const chainStart = async (source: BackingSource): Promise<ReadonlySet<string>> => {
+  const { gate, imageName } = source
+  if (imageName === undefined || gate.identify === undefined) return new Set()
+  return new Set([await must(gate.identify(imageName))])
 }
 
 /** Reads sector 0 of `device` and recognises the qcow2 magic; anything else is raw. */
@@ -91,5 +100,5 @@ const lowerFor = async (img: Image, o: ChainOptions, depth: number, seen: Readon
 
 /** Attaches the backing of a freshly opened top image: the given device, or the header's chain through the gate. */
 export const attachBacking = async (img: Image, source: BackingSource): Promise<void> => {
-  img.lower = source.backing === undefined ? await lowerFor(img, source, 1, new Set()) : await givenLower(source.backing, img.header.backingFile)
+  img.lower = source.backing === undefined ? await lowerFor(img, source, 1, await chainStart(source)) : await givenLower(source.backing, img.header.backingFile)
 }

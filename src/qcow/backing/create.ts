@@ -11,14 +11,14 @@ import { fail } from '../io/fault.js'
 import type { LowerLayer } from '../io/unallocated.js'
 import { openImage } from '../open.js'
 import { decodeCreateOptions } from '../options.js'
-import { openNamedBacking } from './chain.js'
+import { chainStart, openNamedBacking } from './chain.js'
 import { withBacking } from './header.js'
 import { BackingLayer, backingOf, givenLower } from './layer.js'
 import { decodeCreateBacking, type CreateBacking } from './options.js'
 
 /** The lower layer of a new overlay: the given device (null: none) or the named file through the gate. */
 const lowerForCreate = async (b: CreateBacking, name: string): Promise<LowerLayer> =>
-  b.backing !== undefined ? givenLower(b.backing, name) : new BackingLayer(await openNamedBacking(name, b.backingFormat, b, 1, new Set()))
+  b.backing !== undefined ? givenLower(b.backing, name) : new BackingLayer(await openNamedBacking(name, b.backingFormat, b, 1, await chainStart(b)))
 
 /**
  * Formats `base` as a new image and opens it read-write. With `backingFile`, the backing is opened

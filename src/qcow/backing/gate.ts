@@ -12,9 +12,19 @@ export interface BackingOpenMode {
 /** Opens the file a gate admitted (a path, a key in a map of devices, ...) as a raw block device. */
 export type OpenBacking = (name: string, mode: BackingOpenMode) => TaskEither<QcowError, BlockDevice<QcowError>>
 
+/**
+ * The canonical identity of the file `name` designates (for files: the real path, links followed),
+ * found without opening it: two names of one file give the same identity.
+ */
+export type IdentifyBacking = (name: string) => TaskEither<QcowError, string>
+
 /** A backing name a gate accepted: the identity of the file it names and how to open it. */
 export interface AdmittedBacking {
-  /** Identifies the file (a resolved path, the name itself): the same key twice in one chain is a loop. */
+  /**
+   * Identifies the file: the same key twice in one chain is a loop, refused before the second open.
+   * Gates that can resolve names give a canonical identity (a real path), so `a` and `./a` are one
+   * file; others give the name itself.
+   */
   readonly key: string
   /** Opens the admitted file; nothing is opened before this is run. */
   readonly open: (mode: BackingOpenMode) => TaskEither<QcowError, BlockDevice<QcowError>>
@@ -32,13 +42,30 @@ export interface BackingGate {
    * qcow2). Without probing it is opened as raw: probing lets a raw guest disk pose as qcow2.
    */
   readonly probe: boolean
+  /**
+   * Optional: the key `admit` would give the file `name` designates, deciding and opening nothing;
+   * relative names are taken as `admit` takes them. With the `imageName` option of create and
+   * connect it identifies the image itself, so a chain that leads back to it is refused (`Loop`)
+   * before the gate opens the image again.
+   */
+  readonly identify?: IdentifyBacking
 }
 
 /** Options shared by the gate constructors. */
 export interface GateOptions {
   /** Allow format probing of backing files whose header gives no format (see `BackingGate.probe`). */
   readonly probe?: boolean
+  /**
+   * How `allowList` and `permissive` identify an admitted name (its `key`, and the gate's `identify`),
+   * e.g. `fileIdentity` for names that are paths; without it a name is its own identity, so two
+   * spellings of one file (`a`, `./a`) are caught only by the depth limit.
+   */
+  readonly identify?: IdentifyBacking
 }
+
+/** Admits `name`, keyed by `identify` when given (else by the name), opened with `open`. */
+const admitted = (name: string, open: OpenBacking, identify: IdentifyBacking | undefined): TaskEither<QcowError, AdmittedBacking> =>
+  TE.map((key: string): AdmittedBacking => ({ key, open: (mode) => open(name, mode) }))(identify === undefined ? TE.right(name) : identify(name))
 
 /** The default gate: refuses every backing name with `BackingRefused` (rule `ImplicitOpenDenied`) naming the file. */
 export const denyImplicitOpen: BackingGate = {
@@ -55,10 +82,9 @@ export const allowList = (names: ReadonlyArray<string>, open: OpenBacking, optio
   const allowed = new Set(names)
   return {
     admit: (name) =>
-      allowed.has(name)
-        ? TE.right({ key: name, open: (mode) => open(name, mode) })
-        : TE.left(backingRefused(name, 'NotAllowed', 'the name is not on the list of allowed backing files')),
+      allowed.has(name) ? admitted(name, open, options.identify) : TE.left(backingRefused(name, 'NotAllowed', 'the name is not on the list of allowed backing files')),
     probe: options.probe === true,
+    ...(options.identify === undefined ? {} : { identify: options.identify }),
   }
 }
 
@@ -68,6 +94,7 @@ export const allowList = (names: ReadonlyArray<string>, open: OpenBacking, optio
  * guest. Format probing is on unless `probe: false` is given.
  */
 export const permissive = (open: OpenBacking, options: GateOptions = {}): BackingGate => ({
-  admit: (name) => TE.right({ key: name, open: (mode) => open(name, mode) }),
+  admit: (name) => admitted(name, open, options.identify),
   probe: options.probe !== false,
+  ...(options.identify === undefined ? {} : { identify: options.identify }),
 })

@@ -23,17 +23,18 @@ const DeviceCodec = new t.Type<BlockDevice<QcowError>>(
   t.identity,
 )
 
-const GateCodec = new t.Type<BackingGate>(
-  'BackingGate',
-  (u): u is BackingGate => hasMethods(u, ['admit']) && typeof (u as { probe?: unknown }).probe === 'boolean',
-  (u, c) => (hasMethods(u, ['admit']) && typeof (u as { probe?: unknown }).probe === 'boolean' ? t.success(u as BackingGate) : t.failure(u, c)),
-  t.identity,
-)
+const isGate = (u: unknown): u is BackingGate =>
+  hasMethods(u, ['admit']) &&
+  typeof (u as { probe?: unknown }).probe === 'boolean' &&
+  ['undefined', 'function'].includes(typeof (u as { identify?: unknown }).identify)
+
+const GateCodec = new t.Type<BackingGate>('BackingGate', isGate, (u, c) => (isGate(u) ? t.success(u) : t.failure(u, c)), t.identity)
 
 const SourceFields = {
   backing: t.union([t.null, DeviceCodec]),
   gate: GateCodec,
   maxBackingDepth: t.number,
+  imageName: t.string,
 }
 
 const ConnectBackingCodec = t.partial(SourceFields)
@@ -50,10 +51,15 @@ const source = (o: t.TypeOf<typeof ConnectBackingCodec>, what: string): E.Either
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_BACKING_DEPTH) {
     return E.left(invalidImage(`bad ${what} options: maxBackingDepth ${maxDepth} must be an integer from 0 to ${MAX_BACKING_DEPTH}`))
   }
-  return E.right({ gate: o.gate ?? denyImplicitOpen, maxDepth, ...(o.backing === undefined ? {} : { backing: o.backing }) })
+  return E.right({
+    gate: o.gate ?? denyImplicitOpen,
+    maxDepth,
+    ...(o.backing === undefined ? {} : { backing: o.backing }),
+    ...(o.imageName === undefined ? {} : { imageName: o.imageName }),
+  })
 }
 
-/** Decodes the backing part of `Qcow.connect` options (`backing`, `gate`, `maxBackingDepth`). */
+/** Decodes the backing part of `Qcow.connect` options (`backing`, `gate`, `maxBackingDepth`, `imageName`). */
 export const decodeConnectBacking = (input: unknown): E.Either<QcowError, BackingSource> => {
   const decoded = ConnectBackingCodec.decode(input ?? {})
   if (E.isLeft(decoded)) return E.left(invalidImage(`bad connect options: ${describeDecodeError(decoded.left)}`))

@@ -1,0 +1,139 @@
+// The request queue of a FileBlock: small requests run synchronously, large ones go to the thread pool a bounded number at a time, adjacent queued ones merged into one call.
+import { readAt, SYNC_MAX_BYTES, writeAt } from './io.js'
+
+/** How a FileBlock issues its reads and writes. */
+export interface DispatchLimits {
+  /** Requests of at most this many bytes run synchronously, at once. */
+  readonly syncMaxBytes: number
+  /** Most thread-pool calls of one device in flight at once; later requests wait in the queue. */
+  readonly maxInFlight: number
+  /** Queued requests are merged into one call up to this many bytes. */
+  readonly maxBatchBytes: number
+  /** Queued requests are merged into one call up to this many buffers (the system's IOV_MAX). */
+  readonly maxBatchBuffers: number
+}
+
+/**
+ * The limits of every FileBlock. Four calls in flight match libuv's default pool of four threads
+ * (more only wait inside libuv, where they can no longer be merged). Batches of up to 1 MiB turn 64
+ * sequential 64 KiB requests in flight into a few calls: on tmpfs this cut the CPU time of the
+ * sequential 64 KiB bench workloads by 20-35% and the main thread's share by 35-45%; two calls in
+ * flight, eight, or batches of 256 KiB did worse, 4 MiB no better (bench/analysis.md). 1024 is
+ * Linux's IOV_MAX.
+ */
+export const DEFAULT_LIMITS: DispatchLimits = {
+  syncMaxBytes: SYNC_MAX_BYTES,
+  maxInFlight: 4,
+  maxBatchBytes: 1024 * 1024,
+  maxBatchBuffers: 1024,
+}
+
+/** A request waiting in the queue. */
+interface Queued {
+  readonly write: boolean
+  readonly position: number
+  readonly bytes: number
+  readonly buffers: ReadonlyArray<Uint8Array>
+  readonly resolve: () => void
+  readonly reject: (cause: unknown) => void
+}
+
+/** Runs one call for `bytes` bytes of `buffers` at `position` on the thread pool. */
+const call = (fd: number, write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number): Promise<void> =>
+  write ? writeAt(fd, buffers, position, bytes, false) : readAt(fd, buffers, position, bytes, false)
+
+/** Runs `request` alone, settling it with its own outcome. */
+const runAlone = (fd: number, request: Queued): Promise<void> =>
+  call(fd, request.write, request.buffers, request.position, request.bytes).then(request.resolve, request.reject)
+
+/**
+ * Issues the reads and writes of one file descriptor. The caller must hold the range of each
+ * request (the FileBlock's range lock), so no two requests in the queue overlap unless both read:
+ * they may run in any order and be merged. A request of at most `syncMaxBytes` runs synchronously
+ * at once. A larger one runs on the thread pool, at most `maxInFlight` calls at a time; while they
+ * run, later requests queue, and each call takes the oldest queued request together with every
+ * queued request of the same kind that continues it on either side (up to `maxBatchBytes` and
+ * `maxBatchBuffers`), as one `readv`/`writev`. When a merged call fails, each of its requests is
+ * retried alone, so one bad range fails only the requests that cover it, each with its own error.
+ */
+export class Dispatcher {
+  private readonly queue: Queued[] = []
+  private inFlight = 0
+
+  constructor(
+    private readonly fd: number,
+    private readonly limits: DispatchLimits,
+  ) {}
+
+  /** Reads (`write` false) or writes `bytes` bytes of `buffers` at byte `position`; resolves when done. */
+  submit(write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number): Promise<void> {
+    if (bytes <= this.limits.syncMaxBytes) {
+      return write ? writeAt(this.fd, buffers, position, bytes, true) : readAt(this.fd, buffers, position, bytes, true)
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ write, position, bytes, buffers, resolve, reject })
+      this.pump()
+    })
+  }
+
+  /** Starts calls for queued requests while fewer than `maxInFlight` run. */
+  private pump(): void {
+    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      const batch = this.take()
+      this.inFlight++
+      void this.run(batch).then(() => {
+        this.inFlight--
+        this.pump()
+      })
+    }
+  }
+
+  /** Removes the oldest queued request and every queued request that extends it contiguously, in file order. */
+  private take(): Queued[] {
+    const head = this.queue.shift() as Queued
+    const batch = [head]
+    let start = head.position
+    let end = head.position + head.bytes
+    let bytes = head.bytes
+    let buffers = head.buffers.length
+    let grown = true
+    while (grown) {
+      grown = false
+      for (let i = 0; i < this.queue.length; i++) {
+        const next = this.queue[i]
+        if (next.write !== head.write || bytes + next.bytes > this.limits.maxBatchBytes) continue
+        if (buffers + next.buffers.length > this.limits.maxBatchBuffers) continue
+        if (next.position === end) {
+          batch.push(next)
+          end += next.bytes
+        } else if (next.position + next.bytes === start) {
+          batch.unshift(next)
+          start = next.position
+        } else continue
+        bytes += next.bytes
+        buffers += next.buffers.length
+        this.queue.splice(i--, 1)
+        grown = true
+      }
+    }
+    return batch
+  }
+
+  /** Runs a batch as one call; if a merged call fails, retries its requests one by one. Never rejects. */
+  private async run(batch: ReadonlyArray<Queued>): Promise<void> {
+    if (batch.length === 1) return runAlone(this.fd, batch[0])
+    let bytes = 0
+    const buffers: Uint8Array[] = []
+    for (const request of batch) {
+      bytes += request.bytes
+      for (const buffer of request.buffers) buffers.push(buffer)
+    }
+    try {
+      await call(this.fd, batch[0].write, buffers, batch[0].position, bytes)
+    } catch {
+      for (const request of batch) await runAlone(this.fd, request)
+      return
+    }
+    for (const request of batch) request.resolve()
+  }
+}

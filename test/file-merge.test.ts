@@ -1,0 +1,188 @@
+// FileBlock merging adjacent queued requests into one call: random concurrent requests against a model, and a merged call that fails.
+import { fc, test } from '@fast-check/vitest'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it, vi } from 'vitest'
+import { FileBlock } from '../src/file/index.js'
+import { SYNC_MAX_BYTES } from '../src/file/io.js'
+import { left, pattern, right, sameBytes, tempDir } from './helpers.js'
+
+/** A bad byte range of the file (set by each test) and every thread-pool call the device made. */
+const disk = vi.hoisted(() => ({
+  bad: { start: 0, end: 0 },
+  calls: [] as { readonly position: number; readonly bytes: number; readonly failed: boolean }[],
+}))
+
+// The thread-pool reads and writes fail with EIO when they touch the bad range, and are recorded.
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>()
+  type Call = (fd: number, buffers: NodeJS.ArrayBufferView[], position: number, callback: (error: Error | null, bytes: number) => void) => void
+  const guarded =
+    (syscall: string, run: Call): Call =>
+    (fd, buffers, position, callback) => {
+      let bytes = 0
+      for (const b of buffers) bytes += b.byteLength
+      const failed = position < disk.bad.end && disk.bad.start < position + bytes
+      disk.calls.push({ position, bytes, failed })
+      if (!failed) return run(fd, buffers, position, callback)
+      const error = Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall })
+      setImmediate(() => callback(error, 0))
+    }
+  return { ...real, readv: guarded('read', real.readv), writev: guarded('write', real.writev) }
+})
+
+const SECTOR = 512
+/** Each request: one sector past the synchronous limit, so every one goes to the thread pool. */
+const REQUEST_BYTES = SYNC_MAX_BYTES + SECTOR
+const REQUESTS = 24
+const BAD = 13
+
+/** The property's device: 48 slots of one pool-sized request each. */
+const SLOT_SECTORS = REQUEST_BYTES / SECTOR
+const SLOTS = 48
+const DEVICE_SECTORS = SLOTS * SLOT_SECTORS
+/** How one request of a stream is drawn (see streamArb). */
+const requestArb = fc.record({
+  place: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<'after' | 'before' | number>('after') },
+    { weight: 2, arbitrary: fc.constant<'after' | 'before' | number>('before') },
+    { weight: 1, arbitrary: fc.nat(SLOTS - 1) },
+  ),
+  slots: fc.integer({ min: 1, max: 3 }),
+  shift: fc.oneof(
+    { weight: 12, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: -2, max: 2 }) },
+    { weight: 1, arbitrary: fc.integer({ min: -8, max: 8 }) },
+  ),
+  trim: fc.oneof(
+    { weight: 12, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: SLOT_SECTORS - 1 }) },
+  ),
+  cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 2 }),
+  write: fc.oneof({ weight: 3, arbitrary: fc.constant('same') }, { weight: 1, arbitrary: fc.boolean() }),
+  seed: fc.nat(255),
+})
+
+/** Request: a range in sectors, its buffer boundaries in bytes, read or write. */
+interface Request {
+  readonly sector: number
+  readonly sectors: number
+  readonly cuts: ReadonlyArray<number>
+  readonly write: boolean
+  readonly seed: number
+}
+
+/**
+ * Lays the drawn requests out as streams: each mostly starts where the previous one ends (or ends
+ * where it starts) and keeps its kind (so requests issued together are adjacent and merge), sometimes jumps, switches
+ * between reading and writing, is shifted or shortened by a sector or two (overlapping its
+ * neighbours or leaving a gap) or is small enough to run synchronously; its bytes are split into up
+ * to three buffers.
+ */
+const streamArb = fc.array(requestArb, { minLength: 1, maxLength: 48, size: 'max' }).map((drawn) => {
+  let start = 0
+  let end = 0
+  let write = true
+  return drawn.map((r): Request => {
+    const slot = r.place === 'after' ? end : r.place === 'before' ? start - r.slots : r.place
+    start = ((slot % SLOTS) + SLOTS) % SLOTS
+    end = start + r.slots
+    if (r.write !== 'same') write = r.write
+    const sector = Math.min(Math.max(start * SLOT_SECTORS + r.shift, 0), DEVICE_SECTORS - 1)
+    const sectors = Math.max(1, Math.min(r.slots * SLOT_SECTORS - r.trim, DEVICE_SECTORS - sector))
+    const cuts = r.cuts.map((c) => Math.floor(c * sectors) * SECTOR).sort((a, b) => a - b)
+    return { sector, sectors, cuts, write, seed: r.seed }
+  })
+})
+
+describe('FileBlock merging queued requests', () => {
+  test.prop([streamArb], { numRuns: 40 })(
+    'random concurrent reads and writes, adjacent or overlapping, behave as one at a time in issue order',
+    async (requests) => {
+      const dir = await tempDir()
+      try {
+        const path = join(dir.path, 'merge.img')
+        const model = pattern(DEVICE_SECTORS * SECTOR, 7)
+        await writeFile(path, model)
+        disk.bad = { start: 0, end: 0 }
+        const device = right(await FileBlock.connect({ path })())
+        const pending = requests.map((r) => {
+          const bytes = pattern(r.sectors * SECTOR, r.seed)
+          const edges = [0, ...r.cuts, bytes.byteLength]
+          const buffers = edges.slice(1).map((end, i) => bytes.subarray(edges[i], end))
+          if (r.write) {
+            model.set(bytes, r.sector * SECTOR)
+            return device.write(r.sector, buffers)().then((result) => ({ result, expected: undefined, bytes }))
+          }
+          const expected = model.slice(r.sector * SECTOR, (r.sector + r.sectors) * SECTOR)
+          bytes.fill(0xee)
+          return device.read(r.sector, buffers)().then((result) => ({ result, expected, bytes }))
+        })
+        disk.calls = []
+        for (const { result, expected, bytes } of await Promise.all(pending)) {
+          right(result)
+          if (expected !== undefined) expect(sameBytes(bytes, expected)).toBe(true)
+        }
+        right(await device.disconnect()())
+        expect(sameBytes(new Uint8Array(await readFile(path)), model)).toBe(true)
+      } finally {
+        await dir.remove()
+      }
+    },
+  )
+
+  it('requests issued together on adjacent ranges are merged into fewer calls', async () => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir.path, 'merge-count.img')
+      await writeFile(path, new Uint8Array(REQUESTS * REQUEST_BYTES))
+      disk.bad = { start: 0, end: 0 }
+      disk.calls = []
+      const device = right(await FileBlock.connect({ path })())
+      const data = Array.from({ length: REQUESTS }, (_, i) => pattern(REQUEST_BYTES, i))
+      for (const result of await Promise.all(data.map((bytes, i) => device.write((i * REQUEST_BYTES) / SECTOR, [bytes])()))) right(result)
+      expect(disk.calls.length).toBeLessThan(REQUESTS)
+      expect(disk.calls.reduce((sum, c) => sum + c.bytes, 0)).toBe(REQUESTS * REQUEST_BYTES)
+      right(await device.disconnect()())
+      const after = new Uint8Array(await readFile(path))
+      data.forEach((bytes, i) => expect(sameBytes(after.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES), bytes)).toBe(true))
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it.each([['writes'], ['reads']])('adjacent %s issued together: the one over the bad range fails with Io EIO, its neighbours succeed', async (kind) => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir.path, 'merge-fault.img')
+      const before = pattern(REQUESTS * REQUEST_BYTES, 1)
+      await writeFile(path, before)
+      const device = right(await FileBlock.connect({ path })())
+      disk.bad = { start: BAD * REQUEST_BYTES + 4096, end: BAD * REQUEST_BYTES + 4097 }
+      disk.calls = []
+      const data = Array.from({ length: REQUESTS }, (_, i) => (kind === 'writes' ? pattern(REQUEST_BYTES, 100 + i) : new Uint8Array(REQUEST_BYTES)))
+      const sector = (i: number): number => (i * REQUEST_BYTES) / SECTOR
+      const results = await Promise.all(
+        data.map((bytes, i) => (kind === 'writes' ? device.write(sector(i), [bytes]) : device.read(sector(i), [bytes.subarray(0, 4096), bytes.subarray(4096)]))()),
+      )
+      results.forEach((result, i) => {
+        if (i !== BAD) return right(result)
+        expect(left(result)).toMatchObject({ _tag: 'Io', kind: 'Failure', code: 'EIO', path })
+      })
+      // Some call merged several requests and failed over the bad range; the bad request alone failed again.
+      expect(disk.calls.some((c) => c.failed && c.bytes > REQUEST_BYTES)).toBe(true)
+      expect(disk.calls.filter((c) => c.failed && c.bytes === REQUEST_BYTES && c.position === BAD * REQUEST_BYTES)).toHaveLength(1)
+      right(await device.disconnect()())
+      const after = new Uint8Array(await readFile(path))
+      for (let i = 0; i < REQUESTS; i++) {
+        const stored = after.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES)
+        const original = before.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES)
+        if (kind === 'writes') expect(sameBytes(stored, i === BAD ? original : data[i])).toBe(true)
+        else if (i !== BAD) expect(sameBytes(data[i], original)).toBe(true)
+      }
+    } finally {
+      await dir.remove()
+    }
+  })
+})
