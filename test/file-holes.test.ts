@@ -1,4 +1,4 @@
-// Hole detection: the sector rounding against a byte-level model, the addon's raw answers, and FileBlock.seekMapped/seekUnmapped on real sparse files.
+// Hole detection: the sector rounding against a byte-level model, the addon's raw answers, FileBlock.seekMapped/seekUnmapped on real sparse files, and byteLength.
 import { fc, test } from '@fast-check/vitest'
 import { constants } from 'node:os'
 import { open } from 'node:fs/promises'
@@ -181,6 +181,17 @@ describeWithAddon('FileBlock.seekMapped/seekUnmapped on sparse files', () => {
 describe('FileBlock.seekMapped/seekUnmapped arguments and states', () => {
   const dir = useTempDir('qcow-ts-holes-')
 
+  it('byteLength is the file\'s length, which may end inside the last sector', async () => {
+    const path = dir.file('partial.img')
+    await writeSparse(path, 1000, [])
+    const device = right(await FileBlock.connect({ path })())
+    expect(right(await device.getInfo()()).sizeSectors).toBe(2)
+    expect(right(await device.byteLength()())).toBe(1000)
+    right(await device.write(1, [new Uint8Array(SECTOR)])())
+    expect(right(await device.byteLength()())).toBe(1024)
+    right(await device.disconnect()())
+  })
+
   it('refuses sectors that are not non-negative integers, answers the size from the end on, and Disconnected after disconnect', async () => {
     const path = dir.file('args.img')
     await writeSparse(path, 8 * SECTOR, [])
@@ -196,6 +207,7 @@ describe('FileBlock.seekMapped/seekUnmapped arguments and states', () => {
     right(await device.write(3, [new Uint8Array(SECTOR).fill(1)])())
     expect(right(await device.seekUnmapped(3)())).toBeGreaterThan(3)
     right(await device.disconnect()())
+    expect(left(await device.byteLength()())).toEqual({ _tag: 'Disconnected' })
     expect(left(await device.seekMapped(0)())).toEqual({ _tag: 'Disconnected' })
     expect(left(await device.seekUnmapped(0)())).toEqual({ _tag: 'Disconnected' })
   })

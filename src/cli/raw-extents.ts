@@ -1,8 +1,7 @@
 // The map of a raw image as qemu-img map reports a file: data where the file system holds data, zero in its holes and past its end.
-import { stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
-import type { FileBlockDevice } from '../index.js'
-import { failure, fromQcowError, type CliFailure } from './failure.js'
+import type { BlockDevice, QcowError } from '../index.js'
+import { fromQcowError, type CliFailure } from './failure.js'
 import type { Extent } from './extents.js'
 import type { Image } from './image.js'
 import { SECTOR } from './format.js'
@@ -14,19 +13,21 @@ interface Run {
   readonly data: boolean
 }
 
-/** The runs of a file device of `size` sectors, from its `seekMapped` and `seekUnmapped`. */
-const runsOf = async (file: FileBlockDevice, size: number): Promise<E.Either<CliFailure, Run[]>> => {
+/** The runs of a device of `size` sectors, from its `seekMapped` and `seekUnmapped` (one data run without them). */
+const runsOf = async (disk: BlockDevice<QcowError>, size: number): Promise<E.Either<QcowError, Run[]>> => {
+  const { seekMapped, seekUnmapped } = disk
+  if (seekMapped === undefined || seekUnmapped === undefined) return E.right(size === 0 ? [] : [{ start: 0, end: size, data: true }])
   const runs: Run[] = []
   for (let at = 0; at < size; ) {
-    const mapped = await file.seekMapped(at)()
-    if (E.isLeft(mapped)) return E.left(fromQcowError(file.path)(mapped.left))
+    const mapped = await seekMapped.call(disk, at)()
+    if (E.isLeft(mapped)) return mapped
     if (mapped.right > at) {
       runs.push({ start: at, end: mapped.right, data: false })
       at = mapped.right
       continue
     }
-    const unmapped = await file.seekUnmapped(at)()
-    if (E.isLeft(unmapped)) return E.left(fromQcowError(file.path)(unmapped.left))
+    const unmapped = await seekUnmapped.call(disk, at)()
+    if (E.isLeft(unmapped)) return unmapped
     const end = Math.max(at + 1, unmapped.right)
     runs.push({ start: at, end, data: true })
     at = end
@@ -34,25 +35,16 @@ const runsOf = async (file: FileBlockDevice, size: number): Promise<E.Either<Cli
   return E.right(runs)
 }
 
-/** The file's length in bytes, which may end inside the last sector. */
-const fileLength = async (path: string): Promise<E.Either<CliFailure, number>> => {
-  try {
-    return E.right((await stat(path)).size)
-  } catch (cause) {
-    return E.left(failure(`cannot read the file's length: ${cause instanceof Error ? cause.message : String(cause)}`, path))
-  }
-}
-
 /**
  * A raw image's extents, as qemu-img map shows them: present throughout, data where the file holds
- * data and zero in its holes (as lseek SEEK_DATA/SEEK_HOLE tell; all data without FileBlock's native
- * addon), and zero past the file's end when it ends inside its last sector.
+ * data and zero in its holes (as FileBlock's seeks tell; all data without its native addon), and zero
+ * past the file's end when it ends inside its last sector.
  */
 export const rawExtents = async (image: Image): Promise<E.Either<CliFailure, Extent[]>> => {
-  const runs = await runsOf(image.file, image.sizeBytes / SECTOR)
-  if (E.isLeft(runs)) return runs
-  const length = await fileLength(image.path)
-  if (E.isLeft(length)) return length
+  const runs = await runsOf(image.disk, image.sizeBytes / SECTOR)
+  if (E.isLeft(runs)) return E.left(fromQcowError(image.path)(runs.left))
+  const length = await image.file.byteLength()()
+  if (E.isLeft(length)) return E.left(fromQcowError(image.path)(length.left))
   const extent = (start: number, end: number, data: boolean): Extent => ({
     start, length: end - start, depth: 0, present: true, zero: !data, data, offset: start, file: image.path,
   })

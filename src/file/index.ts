@@ -64,6 +64,8 @@ export interface FileBlockDevice extends BlockDevice {
    * there is none.
    */
   seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number>
+  /** The file's length in bytes (`fstat`): it may end inside the last sector, which reads padded with zeroes. */
+  byteLength(): TE.TaskEither<BlockError, number>
 }
 
 class FileBlockImpl implements FileBlockDevice {
@@ -126,6 +128,10 @@ class FileBlockImpl implements FileBlockDevice {
 
   seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number> {
     return this.seek('seekUnmapped', fromSector, false)
+  }
+
+  byteLength(): TE.TaskEither<BlockError, number> {
+    return this.request('stat', async () => E.right((await this.file.stat()).size))
   }
 
   flush(): TE.TaskEither<BlockError, void> {
