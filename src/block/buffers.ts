@@ -40,8 +40,10 @@ export const gather = (buffers: ReadonlyArray<Uint8Array>, target: Uint8Array, a
   forEachPiece(buffers, at, length, (b, bo, ro, len) => target.set(b.subarray(bo, bo + len), ro))
 
 /** Fills `length` bytes from byte `at` of the buffer list's concatenation with zeroes. */
-export const zeroFill = (buffers: ReadonlyArray<Uint8Array>, at: number, length: number): void =>
-  forEachPiece(buffers, at, length, (b, bo, _ro, len) => b.fill(0, bo, bo + len))
+export const zeroFill = (buffers: ReadonlyArray<Uint8Array>, at: number, length: number): void => {
+  if (buffers.length === 1) buffers[0].fill(0, at, at + length)
+  else forEachPiece(buffers, at, length, (b, bo, _ro, len) => b.fill(0, bo, bo + len))
+}
 
 /** Returns the byte region `[at, at + length)` of a buffer list as a list of views (no copy). */
 export const sliceBuffers = (buffers: ReadonlyArray<Uint8Array>, at: number, length: number): Uint8Array[] => {

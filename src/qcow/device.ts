@@ -10,7 +10,7 @@ import { backingOf, listChain } from './backing/layer.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
-import { fail, guard } from './io/fault.js'
+import { fail, failedAs, guard, settle } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
 import { writeGuest } from './io/write.js'
@@ -18,6 +18,9 @@ import * as ops from './maintenance/operations.js'
 
 /** Sector size of every qcow device. */
 export const QCOW_SECTOR_SIZE = 512
+
+const readFailed = failedAs('read')
+const writeFailed = failedAs('write')
 
 /** Strips the engine's internal header fields from what `header()` returns. */
 const publicHeader = (img: Image): QcowHeader => {
@@ -53,25 +56,34 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return guard('read', async () => {
-      const length = this.request(sector, buffers)
-      if (length === 0) return
-      const epoch = this.image.reads.begin()
-      try {
-        await readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
-      } finally {
-        this.image.reads.end(epoch)
-      }
-    })
+    return () => settle(readFailed, () => this.startRead(sector, buffers))
+  }
+
+  private startRead(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
+    const length = this.request(sector, buffers)
+    if (length === 0) return undefined
+    const reads = this.image.reads
+    const epoch = reads.begin()
+    const end = (): void => reads.end(epoch)
+    let read: Promise<void>
+    try {
+      read = readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
+    } catch (e) {
+      end()
+      throw e
+    }
+    return read.finally(end)
   }
 
   write(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return guard('write', async () => {
-      const length = this.request(sector, buffers)
-      if (this.image.readOnly) fail(readOnlyError('write'))
-      if (this.image.corruptFound) fail(corrupt('the image was found corrupt earlier; writes are refused'))
-      if (length > 0) await writeGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
-    })
+    return () => settle(writeFailed, () => this.startWrite(sector, buffers))
+  }
+
+  private startWrite(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
+    const length = this.request(sector, buffers)
+    if (this.image.readOnly) fail(readOnlyError('write'))
+    if (this.image.corruptFound) fail(corrupt('the image was found corrupt earlier; writes are refused'))
+    return length > 0 ? writeGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length) : undefined
   }
 
   flush(): TaskEither<QcowError, void> {

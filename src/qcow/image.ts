@@ -20,6 +20,12 @@ export interface PendingFree {
   readonly count: number
 }
 
+/** Clusters handed out by `Image.allocate`: the first index, and whether they are known to read as zeroes. */
+export interface Allocated {
+  readonly first: number
+  readonly zero: boolean
+}
+
 /** Everything `openImage` hands to a new `Image`. */
 export interface ImageParts {
   readonly base: BlockDevice<QcowError>
@@ -149,7 +155,16 @@ export class Image {
    * Allocates `count` contiguous host clusters (refcount 1). Returns the first cluster index and whether
    * the clusters are known to read as zeroes on the base device (never written since it grew).
    */
-  allocate(count: number): Promise<{ readonly first: number; readonly zero: boolean }> {
+  allocate(count: number): Allocated | Promise<Allocated> {
+    if (!this.allocLock.held && !(this.lazy && !this.header.dirty)) {
+      const zeroFrom = this.zeroFrom
+      const first = this.refcounts.allocateCached(count)
+      if (first !== undefined) {
+        const allocated = { first, zero: first * this.g.clusterSize >= zeroFrom }
+        const clash = checkAllocation(this, first, count)
+        return clash === undefined ? allocated : clash.then(() => allocated)
+      }
+    }
     return this.withRefcounts(async () => {
       const zeroFrom = this.zeroFrom
       const first = await this.refcounts.allocate(count)

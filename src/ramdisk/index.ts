@@ -6,6 +6,7 @@ import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, readOnlyError, type BlockError } from '../block/errors.js'
 import { bytesToSectors, checkRange, checkRequest, checkSeekStart } from '../block/validate.js'
+import { ChunkStore } from './chunks.js'
 
 /** Sector size of every RamDisk. */
 export const RAMDISK_SECTOR_SIZE = 512
@@ -27,14 +28,14 @@ export interface RamDiskDevice extends BlockDevice {
   resize(sizeSectors: number): TE.TaskEither<BlockError, void>
   seekMapped(fromSector: number): TE.TaskEither<BlockError, number>
   seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number>
-  /** Bytes of memory currently held for data (a multiple of the chunk size). */
+  /** Bytes of data chunks currently held (a multiple of the chunk size; memory is taken 16 chunks at a time). */
   allocatedBytes(): number
 }
 
 const RamDiskConfigCodec = t.intersection([t.type({ size: t.number }), t.partial({ readOnly: t.union([t.boolean, t.undefined]) })])
 
 class RamDiskImpl implements RamDiskDevice {
-  private readonly chunks = new Map<number, Uint8Array>()
+  private readonly chunks = new ChunkStore(CHUNK)
   private connected = true
 
   constructor(
@@ -156,7 +157,7 @@ class RamDiskImpl implements RamDiskDevice {
       const n = Math.min(CHUNK - within, target.byteLength - done)
       const chunk = this.chunks.get(index)
       if (chunk === undefined) target.fill(0, done, done + n)
-      else target.set(chunk.subarray(within, within + n), done)
+      else target.set(n === CHUNK ? chunk : chunk.subarray(within, within + n), done)
       done += n
     }
   }
@@ -168,12 +169,8 @@ class RamDiskImpl implements RamDiskDevice {
       const index = Math.floor(at / CHUNK)
       const within = at - index * CHUNK
       const n = Math.min(CHUNK - within, source.byteLength - done)
-      let chunk = this.chunks.get(index)
-      if (chunk === undefined) {
-        chunk = new Uint8Array(CHUNK)
-        this.chunks.set(index, chunk)
-      }
-      chunk.set(source.subarray(done, done + n), within)
+      const chunk = this.chunks.take(index)
+      chunk.set(n === source.byteLength ? source : source.subarray(done, done + n), within)
       done += n
     }
   }
@@ -188,11 +185,14 @@ class RamDiskImpl implements RamDiskDevice {
     const visit = (index: number, chunk: Uint8Array): void => {
       const start = Math.max(from, index * CHUNK) - index * CHUNK
       const end = Math.min(to, (index + 1) * CHUNK) - index * CHUNK
-      if (start === 0 && end === CHUNK) this.chunks.delete(index)
+      if (start === 0 && end === CHUNK) this.chunks.release(index)
       else chunk.fill(0, start, end)
     }
     if (last - first + 1 > this.chunks.size) {
-      for (const [index, chunk] of [...this.chunks]) if (index >= first && index <= last) visit(index, chunk)
+      for (const index of [...this.chunks.keys()]) {
+        const chunk = this.chunks.get(index)
+        if (chunk !== undefined && index >= first && index <= last) visit(index, chunk)
+      }
     } else {
       for (let index = first; index <= last; index++) {
         const chunk = this.chunks.get(index)

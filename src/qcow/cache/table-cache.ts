@@ -13,6 +13,8 @@ export interface CachedTable {
    * may still hold older bytes, so it must not be evicted (a reload would read them).
    */
   writing: number
+  /** When the table was last used, by the cache's clock (for LRU eviction). */
+  used: number
 }
 
 /** Writes dirty tables back, honouring whatever must reach the disk before them. */
@@ -21,13 +23,28 @@ export type Writeback = (tables: CachedTable[]) => Promise<void>
 /** Loads a table's bytes from the base device. */
 export type Loader = (offset: number, into: Uint8Array) => Promise<void>
 
+/** A table being loaded, and how many callers wait for it (it arrives pinned once for each). */
+interface Loading {
+  readonly table: Promise<CachedTable>
+  readonly waiters: { count: number }
+}
+
+/** Evicted buffers kept for reuse at most (they are all cluster-sized). */
+const SPARE_LIMIT = 8
+
 /**
  * Holds at most `capacity` unpinned tables (pinned ones may exceed it briefly). Evicting a dirty
  * table first writes it back through the owner's `writeback`, which orders it after its dependencies.
+ * The buffer of an evicted table is reused for the next load: a table is evicted only while nobody
+ * holds it (no pin, no write of it in flight), and a loaded table arrives already pinned for every
+ * caller that waited for it, so a buffer in use is never handed out again.
  */
 export class TableCache {
   private readonly entries = new Map<number, CachedTable>()
-  private readonly loading = new Map<number, Promise<CachedTable>>()
+  private readonly loading = new Map<number, Loading>()
+  /** Bumped on every use; a table's `used` is the clock at its last use (cheaper than reordering the map). */
+  private clock = 0
+  private readonly spare: Uint8Array[] = []
   private writeback: Writeback = async () => undefined
 
   constructor(
@@ -45,12 +62,19 @@ export class TableCache {
   acquire(offset: number): Promise<CachedTable> | CachedTable {
     const hit = this.entries.get(offset)
     if (hit !== undefined) {
-      this.entries.delete(offset)
-      this.entries.set(offset, hit)
+      hit.used = ++this.clock
       hit.pins++
       return hit
     }
-    return this.loadPinned(offset)
+    const pending = this.loading.get(offset)
+    if (pending !== undefined) {
+      pending.waiters.count++
+      return pending.table
+    }
+    const waiters = { count: 1 }
+    const table = this.loadNew(offset, waiters)
+    this.loading.set(offset, { table, waiters })
+    return table
   }
 
   /** The cached table at `offset` when present (not pinned, recency unchanged). */
@@ -58,41 +82,51 @@ export class TableCache {
     return this.entries.get(offset)
   }
 
-  private async loadPinned(offset: number): Promise<CachedTable> {
-    let pending = this.loading.get(offset)
-    if (pending === undefined) {
-      pending = this.loadNew(offset)
-      this.loading.set(offset, pending)
-      pending.then(
-        () => this.loading.delete(offset),
-        () => this.loading.delete(offset),
-      )
-    }
-    const table = await pending
-    const current = this.entries.get(offset) ?? table
-    current.pins++
-    return current
+  /** Number of tables held now (pinned ones included). */
+  get size(): number {
+    return this.entries.size
   }
 
-  private async loadNew(offset: number): Promise<CachedTable> {
-    await this.makeRoom()
-    const bytes = new Uint8Array(this.tableBytes)
-    await this.load(offset, bytes)
-    const existing = this.entries.get(offset)
-    if (existing !== undefined) return existing
-    const table: CachedTable = { offset, bytes, view: new DataView(bytes.buffer), dirty: false, pins: 0, writing: 0 }
-    this.entries.set(offset, table)
-    return table
+  private async loadNew(offset: number, waiters: { count: number }): Promise<CachedTable> {
+    try {
+      await this.makeRoom()
+      const bytes = this.spare.pop() ?? new Uint8Array(this.tableBytes)
+      try {
+        await this.load(offset, bytes)
+      } catch (e) {
+        this.spare.push(bytes)
+        throw e
+      }
+      const existing = this.entries.get(offset)
+      if (existing !== undefined) {
+        this.spare.push(bytes)
+        existing.pins += waiters.count
+        existing.used = ++this.clock
+        return existing
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const table: CachedTable = { offset, bytes, view, dirty: false, pins: waiters.count, writing: 0, used: 0 }
+      this.install(table)
+      return table
+    } finally {
+      this.loading.delete(offset)
+    }
   }
 
   /** Installs a table for a freshly allocated cluster (contents `bytes`, or zeroes), pinned and dirty. */
   async create(offset: number, bytes?: Uint8Array): Promise<CachedTable> {
     await this.makeRoom()
-    const own = bytes ?? new Uint8Array(this.tableBytes)
-    const table: CachedTable = { offset, bytes: own, view: new DataView(own.buffer, own.byteOffset, own.byteLength), dirty: true, pins: 1, writing: 0 }
+    const own = bytes ?? this.spare.pop()?.fill(0) ?? new Uint8Array(this.tableBytes)
+    const view = new DataView(own.buffer, own.byteOffset, own.byteLength)
+    const table: CachedTable = { offset, bytes: own, view, dirty: true, pins: 1, writing: 0, used: 0 }
     this.entries.delete(offset)
-    this.entries.set(offset, table)
+    this.install(table)
     return table
+  }
+
+  private install(table: CachedTable): void {
+    this.entries.set(table.offset, table)
+    table.used = ++this.clock
   }
 
   /** Unpins a table obtained from `acquire` or `create`. */
@@ -114,7 +148,7 @@ export class TableCache {
   dirtyTables(): CachedTable[] {
     const out: CachedTable[] = []
     for (const t of this.entries.values()) if (t.dirty) out.push(t)
-    return out
+    return out.sort((a, b) => a.used - b.used)
   }
 
   /** True when some table is dirty. */
@@ -128,22 +162,31 @@ export class TableCache {
     this.entries.clear()
   }
 
-  /** Evicts least recently used unpinned tables until there is room for one more. */
+  /** The least recently used table nobody holds, if any. */
+  private victim(): CachedTable | undefined {
+    let victim: CachedTable | undefined
+    let oldest = Infinity
+    for (const t of this.entries.values()) {
+      if (t.pins !== 0 || t.writing !== 0) continue
+      if (t.used < oldest) {
+        oldest = t.used
+        victim = t
+      }
+    }
+    return victim
+  }
+
+  /** Evicts least recently used unpinned tables until there is room for one more, keeping their buffers for reuse. */
   private async makeRoom(): Promise<void> {
     while (this.entries.size >= this.capacity) {
-      let victim: CachedTable | undefined
-      for (const t of this.entries.values()) {
-        if (t.pins === 0 && t.writing === 0) {
-          victim = t
-          break
-        }
-      }
+      const victim = this.victim()
       if (victim === undefined) return
       if (victim.dirty) {
         await this.writeback([victim])
         continue
       }
       this.entries.delete(victim.offset)
+      if (this.spare.length < SPARE_LIMIT && victim.bytes.byteLength === this.tableBytes) this.spare.push(victim.bytes)
     }
   }
 }

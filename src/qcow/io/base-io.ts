@@ -2,7 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { BlockDevice } from '../../block/device.js'
 import { noSpace, type QcowError } from '../errors.js'
-import { QcowFault, fail, must } from './fault.js'
+import { fail, must, orFault } from './fault.js'
 import { Mutex } from './locks.js'
 
 /** Sector size the engine requires of its base device. */
@@ -29,14 +29,18 @@ export class BaseIo {
   }
 
   /** Reads into a list of buffers (one request); the region must lie inside the device. */
-  async readv(offset: number, buffers: Uint8Array[]): Promise<void> {
-    const result = await this.device.read(offset / BASE_SECTOR, buffers)()
-    if (E.isLeft(result)) throw new QcowFault(result.left)
+  readv(offset: number, buffers: Uint8Array[]): Promise<void> {
+    return this.device.read(offset / BASE_SECTOR, buffers)().then(orFault)
   }
 
   /** Writes a list of buffers at `offset` as one request, growing the device first when needed. */
-  async writev(offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> {
-    if (offset + length > this.sizeBytes) await this.ensureSize(offset + length)
+  writev(offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> {
+    if (offset + length > this.sizeBytes) return this.growThenWrite(offset, buffers, length)
+    return this.device.write(offset / BASE_SECTOR, buffers)().then(orFault)
+  }
+
+  private async growThenWrite(offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> {
+    await this.ensureSize(offset + length)
     await must(this.device.write(offset / BASE_SECTOR, buffers))
   }
 

@@ -24,11 +24,40 @@ export const must = async <A>(task: TaskEither<QcowError, A>): Promise<A> => {
   return result.right
 }
 
+/** Throws the fault of a Left; for `.then` after a base-device call. */
+export const orFault = <A>(result: E.Either<QcowError, A>): A => {
+  if (E.isLeft(result)) throw new QcowFault(result.left)
+  return result.right
+}
+
+/** The Left an engine failure of `operation` becomes. */
+const leftOf = (operation: string, e: unknown): E.Either<QcowError, never> => E.left(e instanceof QcowFault ? e.error : ioError(operation, e))
+
 /** Turns an engine operation into a TaskEither that never rejects. */
 export const guard =
   <A>(operation: string, body: () => Promise<A>): TaskEither<QcowError, A> =>
   () =>
-    body().then(
-      (a) => E.right(a),
-      (e: unknown) => E.left(e instanceof QcowFault ? e.error : ioError(operation, e)),
-    )
+    body().then(E.right, (e: unknown) => leftOf(operation, e))
+
+/** The Left of a failure of `operation`, as a function made once per operation (for `settle`). */
+export const failedAs =
+  (operation: string) =>
+  (e: unknown): E.Either<QcowError, never> =>
+    leftOf(operation, e)
+
+/**
+ * `guard` for the hot paths: `start` runs at once and may throw (a fault) or return a promise, or
+ * undefined when it finished without one; `failed` (from `failedAs`) renders a failure.
+ */
+export const settle = (failed: (e: unknown) => E.Either<QcowError, never>, start: () => Promise<void> | undefined): Promise<E.Either<QcowError, void>> => {
+  let started: Promise<void> | undefined
+  try {
+    started = start()
+  } catch (e) {
+    return Promise.resolve(failed(e))
+  }
+  return started === undefined ? Promise.resolve(RIGHT_VOID) : started.then(toRightVoid, failed)
+}
+
+const RIGHT_VOID: E.Either<QcowError, void> = E.right(undefined)
+const toRightVoid = (): E.Either<QcowError, void> => RIGHT_VOID

@@ -105,6 +105,30 @@ const releaseOld = (img: Image, c: ClusterWrite): void => {
   }
 }
 
+/**
+ * The host offset of guest bytes `[guest, guest + length)` when every cluster of them is written in
+ * place and they are contiguous on the host, else -1 (the general path then decides, and reports
+ * invalid entries).
+ */
+const inPlaceRun = (img: Image, view: DataView, guest: number, length: number): number => {
+  const { clusterSize, l2Entries } = img.g
+  let start = -1
+  for (let pos = 0; pos < length; ) {
+    const offset = guest + pos
+    const within = offset % clusterSize
+    const slot = Math.floor(offset / clusterSize) % l2Entries
+    const hi = view.getUint32(slot * 8)
+    const lo = view.getUint32(slot * 8 + 4)
+    if ((hi & COPIED_HI) === 0 || (hi & COMPRESSED_HI) !== 0 || (lo & ZERO_LO) !== 0 || l2EntryProblem(img, hi, lo) !== undefined) return -1
+    const host = entryOffset(hi, lo) + within
+    if (host === within) return -1
+    if (pos === 0) start = host
+    else if (host !== start + pos) return -1
+    pos += Math.min(clusterSize - within, length - pos)
+  }
+  return start
+}
+
 /** Writes guest bytes inside one L2 table's range. */
 const writeInTable = async (
   img: Image,
@@ -116,6 +140,13 @@ const writeInTable = async (
 ): Promise<void> => {
   const { clusterSize, l2Entries } = img.g
   const view = table.view
+  const inPlace = inPlaceRun(img, view, guest, length)
+  if (inPlace >= 0) {
+    const clash = checkDataWrite(img, inPlace, length)
+    if (clash !== undefined) await clash
+    const whole = at === 0 && buffers.length === 1 && buffers[0].byteLength === length
+    return img.io.writev(inPlace, whole ? buffers : region(buffers, at, length), length)
+  }
   const plan: ClusterWrite[] = []
   let allocations = 0
   for (let pos = 0; pos < length; ) {
@@ -135,7 +166,8 @@ const writeInTable = async (
     pos += n
   }
   if (allocations > 0) {
-    const { first, zero } = await img.allocate(allocations)
+    const allocating = img.allocate(allocations)
+    const { first, zero } = allocating instanceof Promise ? await allocating : allocating
     let next = first
     for (const c of plan) {
       if (c.mode !== Mode.Allocate) continue
@@ -158,7 +190,10 @@ const writeInTable = async (
       last.length += bytes
     } else segments.push({ host, length: bytes, buffers: parts })
   }
-  for (const s of segments) await checkDataWrite(img, s.host, s.length)
+  for (const s of segments) {
+    const clash = checkDataWrite(img, s.host, s.length)
+    if (clash !== undefined) await clash
+  }
   if (segments.length === 1) await img.io.writev(segments[0].host, segments[0].buffers, segments[0].length)
   else await Promise.all(segments.map((s) => img.io.writev(s.host, s.buffers, s.length)))
   let changed = false
@@ -182,7 +217,8 @@ export const writeGuestHeld = async (img: Image, offset: number, buffers: Readon
     const guest = offset + pos
     const l1Index = Math.floor(guest / l2Coverage)
     const chunkEnd = Math.min(length, (l1Index + 1) * l2Coverage - offset)
-    const table = await l2ForWrite(img, l1Index)
+    const found = l2ForWrite(img, l1Index)
+    const table = found instanceof Promise ? await found : found
     try {
       await writeInTable(img, table, guest, buffers, pos, chunkEnd - pos)
     } finally {
@@ -192,14 +228,22 @@ export const writeGuestHeld = async (img: Image, offset: number, buffers: Readon
   }
 }
 
+/** Runs `write` (started at once), then `release` however it ends. */
+const releasing = (release: () => void, write: () => Promise<void>): Promise<void> => {
+  let started: Promise<void>
+  try {
+    started = write()
+  } catch (e) {
+    release()
+    throw e
+  }
+  return started.finally(release)
+}
+
 /** Writes guest bytes `[offset, offset + length)` from `buffers` (offset and length are multiples of 512). */
-export const writeGuest = async (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+export const writeGuest = (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
   const { clusterSize } = img.g
   const held = img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
-  const release = typeof held === 'function' ? held : await held
-  try {
-    await writeGuestHeld(img, offset, buffers, length)
-  } finally {
-    release()
-  }
+  const write = (): Promise<void> => writeGuestHeld(img, offset, buffers, length)
+  return typeof held === 'function' ? releasing(held, write) : held.then((release) => releasing(release, write))
 }

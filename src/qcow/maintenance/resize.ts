@@ -74,7 +74,7 @@ const dropL2Tables = async (img: Image, from: number): Promise<void> => {
     }
     l1.view.setUint32(i * 8, 0)
     l1.view.setUint32(i * 8 + 4, 0)
-    l1.version++
+    l1.changes.note(i)
     touched.add(Math.floor((i * 8) / 512))
   }
   for (const sector of touched) await l1.writeEntry(img.io, (sector * 512) / 8)

@@ -1,12 +1,13 @@
 // The active L1 table, held in memory (its size is bounded by QEMU's 32 MiB limit at open) and written entry by entry.
 import { COPIED_HI, L1_RESERVED_HI, L1_RESERVED_LO, entryOffset, offsetHi, offsetLo } from '../format/entries.js'
 import type { BaseIo } from '../io/base-io.js'
+import { ChangeLog } from './change-log.js'
 
 /** The active L1 table. */
 export class L1Table {
   readonly view: DataView
-  /** Bumped whenever an entry changes which L2 table it points at. */
-  version = 0
+  /** Entries that changed which L2 table they point at (every change must be noted here). */
+  readonly changes = new ChangeLog()
 
   constructor(
     readonly offset: number,
@@ -32,14 +33,14 @@ export class L1Table {
 
   /** Sets entry `index` to point at the L2 table at `offset`, with COPIED. */
   set(index: number, offset: number): void {
-    this.version++
+    this.changes.note(index)
     this.view.setUint32(index * 8, (COPIED_HI | offsetHi(offset)) >>> 0)
     this.view.setUint32(index * 8 + 4, offsetLo(offset))
   }
 
   /** Puts back entry `index` as it was (`hi`, `lo`), after a failed write of a new entry. */
   restore(index: number, hi: number, lo: number): void {
-    this.version++
+    this.changes.note(index)
     this.view.setUint32(index * 8, hi)
     this.view.setUint32(index * 8 + 4, lo)
   }

@@ -26,12 +26,18 @@ export const l2ForRead = (img: Image, index: number): CachedTable | undefined | 
  * copied when its L1 entry lacks COPIED (it is shared with a snapshot). The new table is written and
  * flushed after its refcount and before the L1 entry that points at it; the old one is freed later.
  */
-export const l2ForWrite = async (img: Image, index: number): Promise<CachedTable> => {
+export const l2ForWrite = (img: Image, index: number): CachedTable | Promise<CachedTable> => {
   if (index < img.l1.size && (img.l1.hi(index) & COPIED_HI) !== 0) {
-    const offset = await l2Offset(img, index)
+    const offset = l2Offset(img, index)
+    if (typeof offset !== 'number') return offset
     if (offset !== 0) return img.l2Cache.acquire(offset)
   }
-  return img.l2Lock.run(async () => {
+  return writableL2(img, index)
+}
+
+/** The slow part of `l2ForWrite`: allocating or copying the table, under the L2 lock. */
+const writableL2 = (img: Image, index: number): Promise<CachedTable> =>
+  img.l2Lock.run(async () => {
     const old = await l2Offset(img, index)
     if (old !== 0 && (img.l1.hi(index) & COPIED_HI) !== 0) return img.l2Cache.acquire(old)
     let content: Uint8Array | undefined
@@ -68,4 +74,3 @@ export const l2ForWrite = async (img: Image, index: number): Promise<CachedTable
     if (old !== 0) img.pendingFrees.push({ firstCluster: old / img.g.clusterSize, count: 1 })
     return table
   })
-}

@@ -4,6 +4,7 @@ import { REFTABLE_RESERVED_LO } from '../format/entries.js'
 import type { Geometry } from '../format/geometry.js'
 import { getRefcount, setRefcount } from '../format/refcount-block.js'
 import type { BaseIo } from '../io/base-io.js'
+import { ChangeLog } from '../map/change-log.js'
 
 /** What the refcount layer needs from the image around it. */
 export interface RefcountHooks {
@@ -21,8 +22,8 @@ export interface RefcountHooks {
 export class Refcounts {
   /** Next cluster index the allocator tries first. */
   nextFree = 0
-  /** Bumped whenever the refcount table or the set of refcount blocks changes. */
-  version = 0
+  /** Refcount table entries that changed which block they point at (the whole table when it is replaced). */
+  readonly changes = new ChangeLog()
   private table: Uint8Array
   private tableView: DataView
   private readonly reserved: Array<[number, number]> = []
@@ -47,15 +48,21 @@ export class Refcounts {
 
   /** The offset of refcount block `index`, 0 when it is not allocated; corrupt entries abort. */
   blockOffset(index: number): number | Promise<never> {
+    const found = this.entryTarget(index)
+    return typeof found === 'number' ? found : this.hooks.corrupt(found)
+  }
+
+  /** The offset of refcount block `index` (0 when it is not allocated), or why its entry is invalid. */
+  private entryTarget(index: number): number | string {
     if (index >= this.tableEntries) return 0
     const hi = this.tableView.getUint32(index * 8)
     const lo = this.tableView.getUint32(index * 8 + 4)
     if (hi === 0 && lo === 0) return 0
-    if ((lo & REFTABLE_RESERVED_LO) !== 0) return this.hooks.corrupt(`refcount table entry ${index} is not cluster aligned`)
-    if (hi > 0x1fffff) return this.hooks.corrupt(`refcount table entry ${index} points past 2^53`)
+    if ((lo & REFTABLE_RESERVED_LO) !== 0) return `refcount table entry ${index} is not cluster aligned`
+    if (hi > 0x1fffff) return `refcount table entry ${index} points past 2^53`
     const offset = hi * 0x100000000 + lo
-    if (offset % this.g.clusterSize !== 0) return this.hooks.corrupt(`refcount block offset ${offset} is not cluster aligned`)
-    if (offset >= this.io.sizeBytes) return this.hooks.corrupt(`refcount block ${index} at ${offset} lies past the end of the device`)
+    if (offset % this.g.clusterSize !== 0) return `refcount block offset ${offset} is not cluster aligned`
+    if (offset >= this.io.sizeBytes) return `refcount block ${index} at ${offset} lies past the end of the device`
     return offset
   }
 
@@ -118,13 +125,58 @@ export class Refcounts {
     return first
   }
 
+  /**
+   * `allocate` without a pause, when it needs no new refcount block and every block it reads is
+   * cached; otherwise (or on a bad refcount table entry, which `allocate` then reports) undefined.
+   * Call it only while nobody holds the allocation lock.
+   */
+  allocateCached(count: number): number | undefined {
+    const per = this.g.refcountsPerBlock
+    const order = this.g.refcountOrder
+    let start = this.nextFree
+    let cluster = start
+    let block: CachedTable | undefined
+    let blockIndex = -1
+    while (cluster - start < count) {
+      const index = Math.floor(cluster / per)
+      if (index !== blockIndex) {
+        block = this.cachedBlock(index)
+        if (block === undefined) return undefined
+        blockIndex = index
+      }
+      if (getRefcount((block as CachedTable).bytes, (block as CachedTable).view, order, cluster - index * per) !== 0) start = cluster + 1
+      cluster++
+    }
+    for (let c = start; c < start + count; c++) {
+      const index = Math.floor(c / per)
+      if (index !== blockIndex) {
+        block = this.cachedBlock(index) as CachedTable
+        blockIndex = index
+      }
+      setRefcount((block as CachedTable).bytes, (block as CachedTable).view, order, c - index * per, 1)
+      this.cache.markDirty(block as CachedTable)
+    }
+    this.nextFree = start + count
+    this.hooks.noteAllocated(start, start + count)
+    return start
+  }
+
+  /** Refcount block `index` when it exists and is cached (marked as just used), else undefined. */
+  private cachedBlock(index: number): CachedTable | undefined {
+    const offset = this.entryTarget(index)
+    if (typeof offset !== 'number' || offset === 0 || this.cache.peek(offset) === undefined) return undefined
+    const block = this.cache.acquire(offset) as CachedTable
+    this.cache.release(block)
+    return block
+  }
+
   /** Installs a freshly written refcount table (after a rebuild) and forgets cached blocks. */
   replaceTable(offset: number, clusters: number, table: Uint8Array): void {
     this.table = table
     this.tableView = new DataView(table.buffer, table.byteOffset, table.byteLength)
     this.tableOffset = offset
     this.tableClusters = clusters
-    this.version++
+    this.changes.noteAll()
     this.cache.clear()
     this.nextFree = 0
   }
@@ -212,12 +264,12 @@ export class Refcounts {
         throw e
       }
       this.setTableEntry(index, cluster * this.g.clusterSize)
-      this.version++
+      this.changes.note(index)
       await this.writeTableEntry(index)
     } catch (e) {
       // The block never became reachable on disk: forget it, so memory agrees with the disk.
       this.setTableEntry(index, 0)
-      this.version++
+      this.changes.note(index)
       this.cache.release(block)
       this.cache.drop(block.offset)
       throw e
@@ -304,7 +356,7 @@ export class Refcounts {
       this.tableView = tableView
       this.tableOffset = tableOffset
       this.tableClusters = tableClusters
-      this.version++
+      this.changes.noteAll()
       if (this.nextFree < end && this.nextFree >= start) this.nextFree = end
       await this.update(oldFirst, oldClusters, -1)
     } finally {
