@@ -7,11 +7,13 @@ import { decodeConfig } from '../block/decode.js'
 import type { BlockDevice, BlockInfo, BlockModule } from '../block/device.js'
 import { disconnected, ioError, readOnlyError, unsupported, type BlockError } from '../block/errors.js'
 import { RangeLock } from '../block/range-lock.js'
-import { checkRange, checkRequest } from '../block/validate.js'
+import { checkRange, checkRequest, checkSeekStart } from '../block/validate.js'
 import { DEFAULT_LIMITS, Dispatcher } from './dispatch.js'
 import { Gate } from './gate.js'
+import { firstDataSector, firstHoleSector } from './holes.js'
 import { closeFile, syncFile, truncateFile } from './io.js'
 import { openRegularFile } from './open.js'
+import { seekAddon } from './seek-addon.js'
 
 /** Sector size of every FileBlock. */
 export const FILE_SECTOR_SIZE = 512
@@ -50,6 +52,20 @@ export interface FileBlockDevice extends BlockDevice {
   readonly path: string
   writeZeroes(sector: number, sectors: number): TE.TaskEither<BlockError, void>
   resize(sizeSectors: number): TE.TaskEither<BlockError, void>
+  /**
+   * The first sector at or after `fromSector` holding data, or the size in sectors when none does:
+   * holes in a sparse file (lseek SEEK_DATA) are skipped. Without the native addon, or on a file
+   * system that cannot tell holes, every sector holds data.
+   */
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number>
+  /**
+   * The first sector at or after `fromSector` lying wholly in a hole (it reads as zeroes), or the size
+   * in sectors when none does. Without the native addon, or on a file system that cannot tell holes,
+   * there is none.
+   */
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number>
+  /** The file's length in bytes (`fstat`): it may end inside the last sector, which reads padded with zeroes. */
+  byteLength(): TE.TaskEither<BlockError, number>
 }
 
 class FileBlockImpl implements FileBlockDevice {
@@ -93,6 +109,18 @@ class FileBlockImpl implements FileBlockDevice {
       await this.ranges.with(sector, sector + sectors, true, () => this.zeroes(sector * FILE_SECTOR_SIZE, sectors * FILE_SECTOR_SIZE))
       return E.right(undefined)
     })
+  }
+
+  seekMapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek('seekMapped', fromSector, true)
+  }
+
+  seekUnmapped(fromSector: number): TE.TaskEither<BlockError, number> {
+    return this.seek('seekUnmapped', fromSector, false)
+  }
+
+  byteLength(): TE.TaskEither<BlockError, number> {
+    return this.request('stat', async () => E.right((await this.file.stat()).size))
   }
 
   flush(): TE.TaskEither<BlockError, void> {
@@ -178,6 +206,20 @@ class FileBlockImpl implements FileBlockDevice {
             })
           : Promise.resolve(E.left(disconnected())),
     )
+  }
+
+  /** `seekMapped` (mapped true) or `seekUnmapped`; waits for overlapping writes in flight so it sees each whole or not at all. */
+  private seek(operation: string, fromSector: number, mapped: boolean): TE.TaskEither<BlockError, number> {
+    return this.request(operation, async () => {
+      const size = this.sizeSectors
+      const checked = checkSeekStart(fromSector, size)
+      if (E.isLeft(checked)) return checked
+      const from = checked.right
+      const addon = seekAddon()
+      if (from === size || addon === undefined) return E.right(mapped ? from : size)
+      const found = await this.ranges.with(from, size, false, async () => (mapped ? firstDataSector : firstHoleSector)(addon, this.file.fd, from, size))
+      return E.mapLeft((cause: Error) => ioError(operation, cause, this.path))(found)
+    })
   }
 
   /** Runs a request beside others (never during a shrink or disconnect), as long as the device is connected. */
