@@ -58,8 +58,28 @@ export const FsIoJob = t.type({
 /** An fs micro-benchmark job. */
 export type FsIoJob = t.TypeOf<typeof FsIoJob>
 
+/** `check()` of a qcow2 image file opened untimed: our check's work without Node's start-up. */
+export const CheckJob = t.type({
+  kind: t.literal('check'),
+  image: t.string,
+  /** Where to write a CPU profile of the timed part, or null. */
+  profile: t.union([t.string, t.null]),
+})
+/** An in-process check job. */
+export type CheckJob = t.TypeOf<typeof CheckJob>
+
+/** CLI command lines run one after another in one process with the CLI's `main`, each timed. */
+export const CliJob = t.type({
+  kind: t.literal('cli'),
+  commands: t.array(t.array(t.string)),
+  /** Prefix of the CPU profiles of the timed parts, or null. */
+  profile: t.union([t.string, t.null]),
+})
+/** An in-process CLI job. */
+export type CliJob = t.TypeOf<typeof CliJob>
+
 /** Anything a bench worker process can be asked to run. */
-export const WorkerJob = t.union([QcowFileJob, QcowRamDiskJob, MemcpyJob, FsIoJob])
+export const WorkerJob = t.union([QcowFileJob, QcowRamDiskJob, MemcpyJob, FsIoJob, CheckJob, CliJob])
 /** Anything a bench worker process can be asked to run. */
 export type WorkerJob = t.TypeOf<typeof WorkerJob>
 

@@ -46,3 +46,9 @@ export const loadFileBlock = (): Promise<Loaded<FileModule>> =>
 /** Loads the `RamDisk` module. */
 export const loadRamDisk = (): Promise<Loaded<BlockModule<{ size: number }, BlockDevice<unknown>, unknown>>> =>
   loadExport('../../src/ramdisk/index.js', 'RamDisk', (value) => typeof value === 'object' && value !== null && 'connect' in value)
+
+/** The CLI's `main(argv, console)`, resolving to the exit code. */
+export type CliMain = (argv: ReadonlyArray<string>, console: { out(text: string): void; err(text: string): void; progressStream: undefined }) => Promise<number>
+
+/** Loads the CLI's `main`. */
+export const loadCliMain = (): Promise<Loaded<CliMain>> => loadExport('../../src/cli/main.js', 'main', (value) => typeof value === 'function')

@@ -2,6 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
 import { WorkerJob, type WorkerResult } from '../spec.js'
+import { runCheck, runCli } from './cli.js'
 import { runFsIo } from './fsio.js'
 import { runMemcpy } from './memcpy.js'
 import { runQcowFile } from './qcow-file.js'
@@ -17,6 +18,10 @@ const run = async (job: WorkerJob): Promise<WorkerResult> => {
       return runMemcpy(job)
     case 'fsio':
       return runFsIo(job)
+    case 'check':
+      return runCheck(job)
+    case 'cli':
+      return runCli(job)
   }
 }
 

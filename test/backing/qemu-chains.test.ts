@@ -3,7 +3,10 @@ import { mkdir } from 'node:fs/promises'
 import { expect, it } from 'vitest'
 import { confineTo } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
-import { describeWithQemu, map, qemuIoOk, toRawBytes, useTempDir, writeBytes } from '../support/qemu.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import type { BlockDevice } from '../../src/block/device.js'
+import type { QcowError } from '../../src/qcow/index.js'
+import { describeWithQemu, map, qemuIoOk, toRawBytes, useTempDir, writeBytes, type QemuMapEntry } from '../support/qemu.js'
 import { QcowFile, expectSeeksFollowMap, firstDifference, ok, qemuImgOk, readAll, spyGate } from './support.js'
 
 const KiB = 1024
@@ -70,6 +73,27 @@ const cases: Case[] = [
   },
 ]
 
+/** `device` with seekMapped/seekUnmapped answering from `qemu-img map` of its file (data extents mapped, holes not). */
+const withSeeks = (device: BlockDevice<QcowError>, extents: ReadonlyArray<QemuMapEntry>): BlockDevice<QcowError> => {
+  const seek =
+    (mapped: boolean) =>
+    (from: number): TE.TaskEither<QcowError, number> => {
+      const at = from * 512
+      const found = extents.find((e) => e.data === mapped && e.start + e.length > at)
+      const end = extents.reduce((n, e) => Math.max(n, e.start + e.length), 0)
+      return TE.right(Math.ceil((found === undefined ? end : Math.max(at, found.start)) / 512))
+    }
+  return {
+    getInfo: () => device.getInfo(),
+    read: (s, b) => device.read(s, b),
+    write: (s, b) => device.write(s, b),
+    flush: () => device.flush(),
+    disconnect: () => TE.right(undefined),
+    seekMapped: seek(true),
+    seekUnmapped: seek(false),
+  }
+}
+
 describeWithQemu('chains made by qemu-img read like qemu-img convert -O raw', () => {
   const dir = useTempDir('qcow-ts-chain-')
   for (const c of cases) {
@@ -108,4 +132,28 @@ describeWithQemu('chains made by qemu-img read like qemu-img convert -O raw', ()
       await ok(file.disconnect())
     })
   }
+
+  it('a sparse raw base maps its holes as qemu-img does, through a device whose seeks know them', async () => {
+    const sub = dir.file('sparse-raw')
+    await mkdir(sub)
+    await qemuImgOk(['create', '-q', '-f', 'raw', `${sub}/base.raw`, String(4 * MiB)])
+    await qemuIoOk(`${sub}/base.raw`, ['write -P 0x31 0 192k', 'write -P 0x32 1m 64k', 'write -P 0x33 3m 1m'], { format: 'raw' })
+    await qemuImgOk(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=16384', '-b', 'base.raw', '-F', 'raw', `${sub}/mid.qcow2`, String(3 * MiB)])
+    await qemuIoOk(`${sub}/mid.qcow2`, ['write -z 64k 32k', 'write -P 0x34 2m 48k', 'discard 1m 16k'])
+    await qemuImgOk(['create', '-q', '-f', 'qcow2', '-b', 'mid.qcow2', '-F', 'qcow2', `${sub}/top.qcow2`, String(5 * MiB)])
+    await qemuIoOk(`${sub}/top.qcow2`, ['write -P 0x35 128k 64k', 'write -z 2m 64k'])
+    const holes = await map(`${sub}/base.raw`, 'raw')
+    expect(holes.some((e) => !e.data)).toBe(true)
+    const rawFile = await ok(FileBlock.connect({ path: `${sub}/base.raw`, readOnly: true }))
+    const raw = withSeeks(rawFile, holes)
+    const midFile = await ok(FileBlock.connect({ path: `${sub}/mid.qcow2`, readOnly: true }))
+    const mid = await ok(QcowFile.connect(midFile, { backing: raw }))
+    const topFile = await ok(FileBlock.connect({ path: `${sub}/top.qcow2`, readOnly: true }))
+    const top = await ok(QcowFile.connect(topFile, { backing: mid }))
+    const ours = await ok(top.map())
+    expect(ours).toEqual((await map(`${sub}/top.qcow2`)).map((e) => ({ ...e, present: e.present ?? false })))
+    await expectSeeksFollowMap(top, ours, await toRawBytes(`${sub}/top.qcow2`), new Set([2]))
+    for (const d of [top, topFile, mid, midFile, rawFile]) await ok(d.disconnect())
+  })
 })
+

@@ -9,7 +9,7 @@ import { BenchReport } from '../../bench/spec.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const qemuImgPresent = spawnSync('qemu-img', ['--version']).status === 0
-const EXPECTED_IDS = ['1', '2', '3', '4', '5', '6a', '6b', '7', '8', '9.1', '9.2', '9.3', '9.4']
+const EXPECTED_IDS = ['1', '2', '3', '4', '5', '6a', '6b', '6a.w', '6b.w', '7', '7.w', '8', '9.1', '9.2', '9.3', '9.4']
 
 describe('npm run bench -- --quick --json', () => {
   let report: BenchReport
@@ -19,6 +19,7 @@ describe('npm run bench -- --quick --json', () => {
     // Type errors are the typecheck step's to report; tsc still emits, which is all the harness needs here.
     const tsc = path.join(root, 'node_modules', '.bin', 'tsc')
     spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: root })
+    spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs'), path.join(root, 'dist')], { cwd: root })
     spawnSync(tsc, ['-p', 'tsconfig.bench.json'], { cwd: root })
     const run = spawnSync(process.execPath, [path.join(root, 'dist-bench', 'bench', 'run.js'), '--quick', '--json'], {
       cwd: root,

@@ -95,7 +95,9 @@ export const analyze = async (img: Image): Promise<Analysis> => {
   const reftable = await readReftable(img)
   const stored = new StoredRefcounts(img, reftable)
   const sink: CopiedSink = { out: [], problems: [], verb: 'ERROR' }
-  const counted = await countReferences(img, reftable, (i, hi, lo, l2Offset, table) => copiedInTable(img, stored, sink, i, hi, lo, l2Offset, table))
+  const counted = await countReferences(img, reftable, (i, hi, lo, l2Offset, table, dataEntries) =>
+    copiedInTable(img, stored, sink, i, hi, lo, l2Offset, table, dataEntries),
+  )
   const comparison = await compareRefcounts(img, counted, stored)
   counted.problems.push(...comparison.problems, ...sink.problems)
   return { counted, comparison, copied: sink.out, stored }

@@ -98,7 +98,7 @@ const incRange = (img: Image, c: Counted, offset: number, bytes: number): void =
  * A table's bytes as 32-bit words in host order, for skipping unused (zero) entries, the most common
  * kind, quickly even before the code is optimised: an indexed load costs less than a DataView call.
  */
-export const wordsOf = (table: Uint8Array): Uint32Array =>
+const wordsOf = (table: Uint8Array): Uint32Array =>
   table.byteOffset % 4 === 0 ? new Uint32Array(table.buffer, table.byteOffset, table.byteLength >>> 2) : new Uint32Array(table.slice().buffer)
 
 /** Adds one reference to the cluster at `offset`, a cluster-aligned offset inside the device (the common case, without incRange's checks). */
@@ -110,13 +110,31 @@ const incCluster = (img: Image, c: Counted, offset: number): void => {
   else incRange(img, c, offset, img.g.clusterSize)
 }
 
-/** Counts the references of one L2 table, given as its bytes; `active` also gathers the allocation statistics. */
-const countL2 = (img: Image, c: Counted, table: Uint8Array, active: boolean): void => {
+/** Whether an L2 entry points at a data cluster (a normal or preallocated zero cluster, not compressed). */
+const isDataEntry = (hi: number, lo: number): boolean => (hi & COMPRESSED_HI) === 0 && ((hi & OFFSET_HI_MASK) !== 0 || (lo & OFFSET_LO_MASK) !== 0)
+
+/** Lists in `into` the indexes of the data entries (isDataEntry) of an L2 table; returns how many there are. */
+export const dataEntriesOf = (table: Uint8Array, into: Int32Array): number => {
+  const words = wordsOf(table)
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength)
+  let n = 0
+  for (let i = 0; i < into.length; i++) {
+    if ((words[2 * i] | words[2 * i + 1]) !== 0 && isDataEntry(view.getUint32(i * 8), view.getUint32(i * 8 + 4))) into[n++] = i
+  }
+  return n
+}
+
+/**
+ * Counts the references of one L2 table, given as its bytes; `active` also gathers the allocation
+ * statistics. With `dataEntries`, lists there the indexes of its data entries and returns how many.
+ */
+const countL2 = (img: Image, c: Counted, table: Uint8Array, active: boolean, dataEntries: Int32Array | undefined): number => {
   const cs = img.g.clusterSize
   const deviceBytes = img.io.sizeBytes
   const view = new DataView(table.buffer, table.byteOffset, table.byteLength)
   const words = wordsOf(table)
   let nextContiguous = 0
+  let listed = 0
   for (let i = 0; i < img.g.l2Entries; i++) {
     if ((words[2 * i] | words[2 * i + 1]) === 0) continue
     const hi = view.getUint32(i * 8)
@@ -140,7 +158,8 @@ const countL2 = (img: Image, c: Counted, table: Uint8Array, active: boolean): vo
       }
       continue
     }
-    if ((hi & OFFSET_HI_MASK) === 0 && (lo & OFFSET_LO_MASK) === 0) continue
+    if (!isDataEntry(hi, lo)) continue
+    if (dataEntries !== undefined) dataEntries[listed++] = i
     const offset = entryOffset(hi, lo)
     if (active) {
       c.frag.allocatedClusters++
@@ -161,6 +180,7 @@ const countL2 = (img: Image, c: Counted, table: Uint8Array, active: boolean): vo
     }
     incRange(img, c, offset, cs)
   }
+  return listed
 }
 
 /** L2 tables read ahead of the one being counted. */
@@ -177,9 +197,10 @@ const settled = (read: Promise<Uint8Array>): Promise<() => Uint8Array> =>
 
 /**
  * Called with each L2 table of the active L1 table once it is counted: its L1 index and entry, its
- * offset and its bytes (a check uses it to compare COPIED flags without reading the table again).
+ * offset, its bytes and the indexes of its data entries (a check uses them to compare COPIED flags
+ * without reading or scanning the table again).
  */
-export type ActiveTableVisitor = (l1Index: number, hi: number, lo: number, l2Offset: number, table: Uint8Array) => Promise<void>
+export type ActiveTableVisitor = (l1Index: number, hi: number, lo: number, l2Offset: number, table: Uint8Array, dataEntries: Int32Array) => Promise<void>
 
 /**
  * Counts an L1 table, its L2 tables (read READ_AHEAD at a time) and everything they reference;
@@ -194,6 +215,7 @@ const countL1 = async (img: Image, c: Counted, l1Offset: number, l1Size: number,
   const used: number[] = []
   for (let i = 0; i < l1Size; i++) if ((view.getUint32(i * 8) | view.getUint32(i * 8 + 4)) !== 0) used.push(i)
   const tableOffset = (i: number): number => entryOffset(view.getUint32(i * 8), view.getUint32(i * 8 + 4))
+  const dataEntries = visit === undefined ? undefined : new Int32Array(img.g.l2Entries)
   const reads = used.slice(0, READ_AHEAD).map((i) => settled(readBytes(img.io, tableOffset(i), cs)))
   for (let k = 0; k < used.length; k++) {
     const i = used[k]
@@ -211,8 +233,8 @@ const countL1 = async (img: Image, c: Counted, l1Offset: number, l1Size: number,
     }
     const table = (await reads[k])()
     if (k + READ_AHEAD < used.length) reads.push(settled(readBytes(img.io, tableOffset(used[k + READ_AHEAD]), cs)))
-    countL2(img, c, table, active)
-    if (visit !== undefined && l2Offset !== 0) await visit(i, hi, lo, l2Offset, table)
+    const listed = countL2(img, c, table, active, dataEntries)
+    if (visit !== undefined && dataEntries !== undefined && l2Offset !== 0) await visit(i, hi, lo, l2Offset, table, dataEntries.subarray(0, listed))
   }
 }
 

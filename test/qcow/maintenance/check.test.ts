@@ -3,7 +3,7 @@ import { copyFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import type { CheckReport } from '../../../src/qcow/index.js'
 import { HEADER } from '../../../src/qcow/format/constants.js'
-import { check as qemuCheck, describeWithQemu, qemuImg, useTempDir, type QemuCheck } from '../../support/qemu.js'
+import { check as qemuCheck, describeWithQemu, qemuImg, qemuIoOk, useTempDir, type QemuCheck } from '../../support/qemu.js'
 import { run } from '../support/harness.js'
 import { openFile, patch, qemuImage, readU64, saveTo, u64 } from './support.js'
 
@@ -121,6 +121,31 @@ describeWithQemu('check and repair agree with qemu-img check', () => {
       const human = await qemuImg(['check', '-f', 'qcow2', path])
       const qemuLines = human.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('qcow2:'))
       expect(ours.problems).toEqual(qemuLines)
+    })
+
+    it('512 B clusters, an internal snapshot and COPIED flags flipped across many L2 tables and refcount blocks: counts and problem lines equal qemu-img check', async () => {
+      const c = 512
+      const path = tmp.file('copied-many.qcow2')
+      await qemuImage(path, { size: 8 * K * c, clusterSize: c }, [`write -P 1 0 ${3 * K * c}`, `write -P 2 ${5 * K * c} ${K * c}`])
+      expect((await qemuImg(['snapshot', '-c', 's1', path])).code).toBe(0)
+      await qemuIoOk(path, [`write -P 3 ${K * c} ${K * c}`, `write -P 4 ${6 * K * c} ${c}`])
+      const l1 = await readU64(path, HEADER.l1TableOffset)
+      for (let i = 0; i < 128; i += 3) {
+        const l2 = (await readU64(path, l1 + i * 8)) % 2 ** 55
+        if (l2 === 0) continue
+        for (const entry of [i % 64, (i * 7) % 64]) {
+          const value = await readU64(path, l2 + entry * 8)
+          if (value !== 0) await patch(path, l2 + entry * 8, [Math.floor(value / 2 ** 56) ^ 0x80])
+        }
+      }
+      const q = await qemuCheck(path)
+      expect(q.report, q.stderr).toBeDefined()
+      const { device } = await openFile(path, true)
+      const ours = await run(device.check())
+      expect(ourCounts(ours)).toEqual(countsOf(q.report!))
+      expect(ours.corruptions).toBeGreaterThan(20)
+      const human = await qemuImg(['check', '-f', 'qcow2', path])
+      expect(ours.problems).toEqual(human.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('qcow2:')))
     })
 
     it('cluster sizes 512 B and 2 MiB', async () => {
