@@ -18,8 +18,8 @@ export interface DispatchLimits {
  * (more only wait inside libuv, where they can no longer be merged). Batches of up to 1 MiB turn 64
  * sequential 64 KiB requests in flight into a few calls: on tmpfs this cut the CPU time of the
  * sequential 64 KiB bench workloads by 20-35% and the main thread's share by 35-45%; two calls in
- * flight, eight, or batches of 256 KiB did worse, 4 MiB no better (bench/analysis.md). 1024 is
- * Linux's IOV_MAX.
+ * flight, eight, or batches of 256 KiB did worse, 2 x 2 MiB or 4 x 4 MiB no better
+ * (bench/analysis.md). 1024 is Linux's IOV_MAX.
  */
 export const DEFAULT_LIMITS: DispatchLimits = {
   syncMaxBytes: SYNC_MAX_BYTES,
