@@ -9,7 +9,7 @@ import { allowList, denyImplicitOpen, permissive, type BackingGate, type QcowErr
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
 import { Qcow, diskWith, pattern, ramDisk, run, runLeft } from '../qcow/support/harness.js'
 import { useTempDir } from '../support/qemu.js'
-import { QcowFile, ok, readAll, sameBytes, spyGate } from './support.js'
+import { QcowFile, forwarding, ok, readAll, sameBytes, spyGate } from './support.js'
 
 const MiB = 1024 * 1024
 
@@ -164,7 +164,7 @@ const memoryOpener =
   (name: string): TE.TaskEither<QcowError, BlockDevice<QcowError>> => {
     const device = files.get(name)
     if (device === undefined) return TE.left({ _tag: 'Io', kind: 'NotFound', operation: 'open', message: name, path: name })
-    return TE.right({ getInfo: () => device.getInfo(), read: (s, b) => device.read(s, b), write: (s, b) => device.write(s, b), flush: () => device.flush(), disconnect: () => TE.right(undefined) })
+    return TE.right(forwarding(device, () => TE.right(undefined)))
   }
 
 describe('other gates and chain limits', () => {
@@ -187,6 +187,24 @@ describe('other gates and chain limits', () => {
     await run(device.read(0, [bytes]))
     expect(sameBytes(bytes, pattern(MiB, 12))).toBe(true)
     expect(listed.log.opened).toEqual(['disk.img'])
+  })
+
+  it('a spied gate passes the seeks of what it opens through: the holes of a sparse raw backing stay unmapped', async () => {
+    const base = await ramDisk(MiB)
+    await run(base.write(0, [pattern(64 * 1024, 15)]))
+    const disk = await ramDisk(0)
+    await run((await run(Qcow.create(disk, { size: MiB, backingFile: 'disk.img', backingFormat: 'raw', backing: null }))).disconnect())
+    const spied = spyGate(allowList(['disk.img'], memoryOpener(new Map([['disk.img', base]]))))
+    const device = await run(Qcow.connect(disk, { gate: spied.gate }))
+    expect(await run(device.seekMapped(0))).toBe(0)
+    expect(await run(device.seekUnmapped(0))).toBe(128)
+    expect(await run(device.seekMapped(128))).toBe(MiB / 512)
+    expect((await run(device.map())).map(({ start, length, data }) => ({ start, length, data }))).toEqual([
+      { start: 0, length: 64 * 1024, data: true },
+      { start: 64 * 1024, length: MiB - 64 * 1024, data: false },
+    ])
+    await run(device.disconnect())
+    expect(spied.log.opened).toEqual(['disk.img'])
   })
 
   it('an explicit backing overrides the header: the gate is not even asked', async () => {
