@@ -7,7 +7,7 @@ import { dataRanges, extentsOf } from './extents.js'
 import type { CliFailure } from './failure.js'
 import type { Image } from './image.js'
 import type { Progress } from './progress.js'
-import { clipRanges, piecesOf, type Range } from './ranges.js'
+import { alignRanges, clipRanges, piecesOf, type Range } from './ranges.js'
 import { zeroAt } from './zeroes.js'
 
 /** Bytes per chunk: qemu-img convert's buffer size. */
@@ -69,10 +69,14 @@ const copyRanges = (src: Image, dst: Image, ranges: ReadonlyArray<Range>, granul
     return failed === undefined ? E.right(undefined) : E.left(failed)
   }
 
-/** Copies every non-zero byte of `src` to `dst` (same size), skipping what the source's map shows as zero, updating `progress`. */
+/**
+ * Copies every non-zero byte of `src` to `dst` (same size), updating `progress`. Only the granules
+ * that may hold data are read (what the source's map shows as zero, a raw source's holes among it, is
+ * skipped), each whole, as qemu-img does.
+ */
 export const copyImage = (src: Image, dst: Image, granule: number, progress: Progress): TE.TaskEither<CliFailure, void> =>
   pipe(
     extentsOf(src),
-    TE.chain((extents) => copyRanges(src, dst, clipRanges(dataRanges(extents), 0, src.sizeBytes), granule, progress)),
+    TE.chain((extents) => copyRanges(src, dst, clipRanges(alignRanges(dataRanges(extents), granule), 0, src.sizeBytes), granule, progress)),
     TE.map(() => progress.update(src.sizeBytes)),
   )

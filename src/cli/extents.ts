@@ -5,6 +5,7 @@ import type { BackingLayerInfo, QcowDevice } from '../index.js'
 import { fromQcowError, type CliFailure } from './failure.js'
 import type { Image } from './image.js'
 import { combinePaths } from './paths.js'
+import { rawExtents } from './raw-extents.js'
 
 /** A run of the virtual disk with one status, in bytes, as `qemu-img map --output=json` shows it. */
 export interface Extent {
@@ -67,14 +68,14 @@ const mergeExtents = (extents: ReadonlyArray<Extent>): Extent[] => {
 }
 
 /**
- * The image's extents through its backing chain. A raw image, or a raw layer, is data throughout
- * (Node cannot ask the file system for holes, so where qemu-img reports a raw hole as zero, this says data).
+ * The image's extents through its backing chain; a raw image's come from its file's holes (see
+ * `rawExtents`). An empty disk has one empty extent, unallocated, as qemu-img map prints it.
  */
 export const extentsOf = (image: Image): TE.TaskEither<CliFailure, ReadonlyArray<Extent>> =>
   image.sizeBytes === 0
-    ? TE.right([])
+    ? TE.right([{ start: 0, length: 0, depth: 0, present: false, zero: false, data: false, file: image.path }])
     : image.qcow === undefined
-      ? TE.right([{ start: 0, length: image.sizeBytes, depth: 0, present: true, zero: false, data: true, offset: 0, file: image.path }])
+      ? () => rawExtents(image)
       : pipe(qcowExtents(image, image.qcow), TE.map(mergeExtents))
 
 /** The byte ranges that may hold non-zero data (extents not known to read as zeroes), merged. */

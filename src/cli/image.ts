@@ -153,6 +153,17 @@ const truncate = (path: string, file: FileBlockDevice, sizeSectors: number): TE.
     ? TE.left(failure('the file device cannot be resized', path))
     : pipe(file.resize(sizeSectors), TE.mapLeft(fromQcowError(path)))
 
+/** The most a new raw file gets allocated at its start: one file-system block. */
+const FIRST_BLOCK = 4096
+
+/**
+ * Writes zeroes over the start of a new raw file of `sizeBytes` bytes (a block, or a sector when the
+ * file is smaller), as qemu-img does so that the file's first block is allocated: maps and
+ * `compare -s` of the files both create then agree.
+ */
+const allocateFirstBlock = (path: string, file: FileBlockDevice, sizeBytes: number): TE.TaskEither<CliFailure, void> =>
+  sizeBytes === 0 ? TE.right(undefined) : pipe(file.writeZeroes(0, (sizeBytes < FIRST_BLOCK ? SECTOR : FIRST_BLOCK) / SECTOR), TE.mapLeft(fromQcowError(path)))
+
 /** A backing file for a new qcow2 image: its name (relative to the new image's directory) and format. */
 export interface NewBacking {
   readonly file: string
@@ -198,6 +209,7 @@ export const createImage = (
           format === 'raw'
             ? pipe(
                 truncate(path, file, (sizeBytes ?? 0) / SECTOR),
+                TE.chain(() => allocateFirstBlock(path, file, sizeBytes ?? 0)),
                 TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes: sizeBytes ?? 0, writable: true })),
               )
             : pipe(

@@ -18,6 +18,10 @@ export const unionRanges = (...lists: ReadonlyArray<ReadonlyArray<Range>>): Read
   return out
 }
 
+/** The ranges widened outwards to multiples of `unit`, merged where they then meet. */
+export const alignRanges = (ranges: ReadonlyArray<Range>, unit: number): ReadonlyArray<Range> =>
+  unionRanges(ranges.map(([s, e]): Range => [Math.floor(s / unit) * unit, Math.ceil(e / unit) * unit]))
+
 /** The parts of the ranges inside `[from, to)`. */
 export const clipRanges = (ranges: ReadonlyArray<Range>, from: number, to: number): ReadonlyArray<Range> =>
   ranges.map(([s, e]): Range => [Math.max(s, from), Math.min(e, to)]).filter(([s, e]) => e > s)

@@ -11,14 +11,34 @@ export class Gate {
 
   /** Runs `run` alongside other shared sections, after any exclusive section queued before it. */
   async shared<A>(run: () => Promise<A>): Promise<A> {
-    while (this.closed !== undefined) await this.closed
-    this.active++
+    const entering = this.enter()
+    if (entering !== undefined) await entering
     try {
       return await run()
     } finally {
-      this.active--
-      if (this.active === 0 && this.idle !== undefined) this.idle()
+      this.leave()
     }
+  }
+
+  /**
+   * Enters a shared section: at once (returning undefined) when no exclusive section runs or waits,
+   * otherwise through the returned promise, after them. Every entry must be matched by `leave`.
+   */
+  enter(): Promise<void> | undefined {
+    if (this.closed !== undefined) return this.enterLater()
+    this.active++
+    return undefined
+  }
+
+  /** Leaves a shared section entered with `enter`. */
+  leave(): void {
+    this.active--
+    if (this.active === 0 && this.idle !== undefined) this.idle()
+  }
+
+  private async enterLater(): Promise<void> {
+    while (this.closed !== undefined) await this.closed
+    this.active++
   }
 
   /** Runs `run` alone: after the sections in flight finish, and before any section that arrives later. */

@@ -11,13 +11,13 @@ import { right } from '../helpers.js'
 
 const MiB = 1024 * 1024
 
-/** A raw image over a device (only what the copy uses: its disk, path and size). */
+/** A raw image over a device (only what the copy uses: its disk, path and size, and its file's length). */
 const rawImage = (disk: BlockDevice<QcowError>, sizeBytes: number, path: string): Image => ({
   path,
   format: 'raw',
   disk,
   qcow: undefined,
-  file: disk as FileBlockDevice,
+  file: { byteLength: () => TE.right(sizeBytes) } as Partial<FileBlockDevice> as FileBlockDevice,
   sizeBytes,
   writable: true,
 })
