@@ -3,15 +3,26 @@
  *
  * seekData(fd, offset) and seekHole(fd, offset) return the offset found (a number >= 0), the
  * string "none" when lseek fails with ENXIO (no data, or no hole, at or after offset), or
- * -errno (a negative number) for any other failure, including bad arguments. They never throw:
+ * -errno (a negative number) for any other failure; arguments that are not whole numbers from 0
+ * (the offset up to 2^53) give -EINVAL. They never throw:
  * the TypeScript wrapper turns every outcome into a value.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <node_api.h>
+
+/* Largest offset taken: 2^53, past which a JavaScript number no longer holds every integer. */
+#define MAX_OFFSET 9007199254740992.0
+
+/* Reads argument `value` as a whole number in [0, max]; 0 if it is not one. */
+static int whole_number(napi_env env, napi_value value, double max, double *out)
+{
+    return napi_get_value_double(env, value, out) == napi_ok && *out >= 0 && *out <= max && *out == (double)(int64_t)*out;
+}
 
 /* Runs lseek(fd, offset, whence); the result as described above, or NULL if N-API itself failed. */
 static napi_value seek(napi_env env, napi_callback_info info, int whence)
@@ -19,17 +30,14 @@ static napi_value seek(napi_env env, napi_callback_info info, int whence)
     size_t argc = 2;
     napi_value argv[2];
     napi_value result = NULL;
-    int32_t fd = -1;
-    int64_t offset = -1;
+    double fd = -1;
+    double offset = -1;
     int64_t found = -EINVAL;
 
     if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
         return NULL;
-    if (argc >= 2 &&
-        napi_get_value_int32(env, argv[0], &fd) == napi_ok &&
-        napi_get_value_int64(env, argv[1], &offset) == napi_ok &&
-        fd >= 0 && offset >= 0) {
-        off_t at = lseek(fd, (off_t)offset, whence);
+    if (argc >= 2 && whole_number(env, argv[0], (double)INT_MAX, &fd) && whole_number(env, argv[1], MAX_OFFSET, &offset)) {
+        off_t at = lseek((int)fd, (off_t)offset, whence);
         if (at >= 0)
             found = (int64_t)at;
         else if (errno == ENXIO)

@@ -21,8 +21,9 @@ await build({
     format: 'cjs',
     // One file: subcommand modules, imported on demand, are still evaluated only when imported.
     codeSplitting: false,
-    // Smaller text parses faster; names are kept so that CPU profiles stay readable.
-    minify: { compress: true, mangle: false, codegen: { removeWhitespace: true } },
+    // Not minified: with the code cache that would save under a millisecond, and the bundle keeps a
+    // `// path` line before each module's code, which bench/report/profile.ts maps profiles back with.
+    minify: false,
   },
   logLevel: 'warn',
 })

@@ -98,6 +98,9 @@ describeWithAddon('the native addon', () => {
     const loose = addon as unknown as Record<string, (...args: unknown[]) => unknown>
     expect(loose.seekData()).toBe(-constants.errno.EINVAL)
     expect(loose.seekHole('3', {})).toBe(-constants.errno.EINVAL)
+    for (const [fd, offset] of [[0.5, 0], [2 ** 32 + 1, 0], [Number.NaN, 0], [0, 1.5], [0, 2 ** 60], [0, Number.POSITIVE_INFINITY]]) {
+      expect(addon.seekData(fd, offset), `${fd}, ${offset}`).toBe(-constants.errno.EINVAL)
+    }
   })
 })
 

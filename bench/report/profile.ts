@@ -1,5 +1,5 @@
-// Summarizes V8 CPU profiles: top self-time functions and files as shares of the sampled time, plus recorded memory use.
-import { readdirSync, readFileSync } from 'node:fs'
+// Summarizes V8 CPU profiles: top self-time functions and files (CLI bundle frames mapped to their modules) as shares of the sampled time, plus recorded memory use.
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import * as path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
@@ -50,6 +50,31 @@ const shortUrl = (url: string, root: string): string => {
   return relative.replace(/^dist-bench\//, '').replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')
 }
 
+/** The `// path` lines rolldown writes before each module of a bundle: the bundle line each module starts at. */
+const bundleModules = (file: string): ReadonlyArray<readonly [number, string]> => {
+  const modules: Array<readonly [number, string]> = []
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, index) => {
+      const marker = /^\/\/ ((?:dist|node_modules)\/\S+)$/.exec(line)
+      if (marker !== null) modules.push([index, marker[1]])
+    })
+  return modules
+}
+
+/**
+ * Where a frame of the CLI bundle (dist/cli-bundle/*.cjs) comes from: the module whose code holds the
+ * frame's line, as its source path; frames of other files are left alone (undefined).
+ */
+const bundleOrigin = (cache: Map<string, ReadonlyArray<readonly [number, string]>>, url: string, line: number): string | undefined => {
+  if (!url.startsWith('file://') || !/\/cli-bundle\/[^/]+\.cjs$/.test(url)) return undefined
+  const file = url.slice('file://'.length)
+  const modules = cache.get(file) ?? (existsSync(file) ? bundleModules(file) : [])
+  cache.set(file, modules)
+  const owner = modules.filter(([start]) => start <= line).pop()
+  return owner === undefined ? undefined : owner[1].startsWith('dist/') ? owner[1].replace(/^dist\//, 'src/').replace(/\.js$/, '.ts') : owner[1]
+}
+
 const top = (selfMs: Map<string, { name: string; where: string; ms: number }>, totalMs: number, count: number): Hotspot[] =>
   [...selfMs.values()]
     .sort((a, b) => b.ms - a.ms)
@@ -73,6 +98,7 @@ export const summarizeProfiles = (dir: string, root: string, count = 12): E.Eith
   if (files.length === 0) return E.left(`no .cpuprofile in ${dir}`)
   const byFunction = new Map<string, { name: string; where: string; ms: number }>()
   const byFile = new Map<string, { name: string; where: string; ms: number }>()
+  const bundles = new Map<string, ReadonlyArray<readonly [number, string]>>()
   let totalMs = 0
   for (const name of files) {
     const decoded = CpuProfile.decode(JSON.parse(readFileSync(path.join(dir, name), 'utf8')))
@@ -85,10 +111,11 @@ export const summarizeProfiles = (dir: string, root: string, count = 12): E.Eith
       const frame = frames.get(id)
       if (frame === undefined) return
       totalMs += ms
-      const where = shortUrl(frame.url, root)
+      const origin = bundleOrigin(bundles, frame.url, frame.lineNumber)
+      const where = origin ?? shortUrl(frame.url, root)
       const fn = frame.functionName === '' ? '(anonymous)' : frame.functionName
       const key = `${fn}@${where}:${frame.lineNumber}`
-      const entry = byFunction.get(key) ?? { name: fn, where: frame.url === '' ? where : `${where}:${frame.lineNumber + 1}`, ms: 0 }
+      const entry = byFunction.get(key) ?? { name: fn, where: frame.url === '' || origin !== undefined ? where : `${where}:${frame.lineNumber + 1}`, ms: 0 }
       entry.ms += ms
       byFunction.set(key, entry)
       const fileEntry = byFile.get(where) ?? { name: where, where, ms: 0 }

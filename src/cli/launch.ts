@@ -49,5 +49,19 @@ const readCache = (): Buffer | undefined => {
   }
 }
 
-/** Runs `qcow` on the process's arguments from the bundle, and sets the process exit code. */
-export const runBundled = (): Promise<void> => loadBundle(BUNDLE, readCache()).exports.runProcess()
+/** The bundle, or why it cannot be loaded (missing when only `tsc` was run: `npm run build` makes it). */
+const loadOrExplain = (): LoadedBundle | string => {
+  try {
+    return loadBundle(BUNDLE, readCache())
+  } catch (e) {
+    return `cannot load ${BUNDLE} (run npm run build): ${e instanceof Error ? e.message : String(e)}`
+  }
+}
+
+/** Runs `qcow` on the process's arguments from the bundle and sets the process exit code; never rejects. */
+export const runBundled = async (): Promise<void> => {
+  const bundle = loadOrExplain()
+  if (typeof bundle !== 'string') return bundle.exports.runProcess()
+  process.stderr.write(`qcow: ${bundle}\n`)
+  process.exitCode = 1
+}

@@ -10,7 +10,7 @@ import { backingOf, listChain } from './backing/layer.js'
 import { flattenImage, rebaseImage } from './backing/rebase.js'
 import { corrupt, type QcowError } from './errors.js'
 import type { Image } from './image.js'
-import { fail, failedAs, guard, settle } from './io/fault.js'
+import { RIGHT_VOID, fail, failedAs, guard, settle } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
 import { writeGuest } from './io/write.js'
@@ -56,23 +56,37 @@ export class QcowDeviceImpl implements QcowDevice {
   }
 
   read(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {
-    return () => settle(readFailed, () => this.startRead(sector, buffers))
+    return () => this.readNow(sector, buffers)
   }
 
-  private startRead(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<void> | undefined {
-    const length = this.request(sector, buffers)
-    if (length === 0) return undefined
+  /** The read, registered with the image's read tracker while it runs (one promise hop: the hot path). */
+  private readNow(sector: number, buffers: ReadonlyArray<Uint8Array>): Promise<E.Either<QcowError, void>> {
+    let length: number
+    try {
+      length = this.request(sector, buffers)
+    } catch (e) {
+      return Promise.resolve(readFailed(e))
+    }
+    if (length === 0) return Promise.resolve(RIGHT_VOID)
     const reads = this.image.reads
     const epoch = reads.begin()
-    const end = (): void => reads.end(epoch)
     let read: Promise<void>
     try {
       read = readGuest(this.image, sector * QCOW_SECTOR_SIZE, buffers, length)
     } catch (e) {
-      end()
-      throw e
+      reads.end(epoch)
+      return Promise.resolve(readFailed(e))
     }
-    return read.finally(end)
+    return read.then(
+      () => {
+        reads.end(epoch)
+        return RIGHT_VOID
+      },
+      (e: unknown) => {
+        reads.end(epoch)
+        return readFailed(e)
+      },
+    )
   }
 
   write(sector: number, buffers: ReadonlyArray<Uint8Array>): TaskEither<QcowError, void> {

@@ -1,5 +1,5 @@
 // The bench harness's pure parts: medians, qemu-img bench offsets, A/B alternation and profile summaries.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fc, test } from '@fast-check/vitest'
@@ -115,6 +115,33 @@ describe('summarizeProfiles', () => {
       expect(summary.right.functions[0].where).toBe('src/qcow/io/read.ts:5')
       expect(summary.right.files).toEqual([{ name: 'src/qcow/io/read.ts', where: 'src/qcow/io/read.ts', selfMs: 6, percent: 100 }])
       expect(summary.right.memory).toEqual({ rss: 2, heapUsed: 1, external: 0, arrayBuffers: 0 })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('names frames of the CLI bundle after the module whose code holds their line', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-profile-'))
+    try {
+      const bundle = path.join(dir, 'cli-bundle', 'qcow.cjs')
+      mkdirSync(path.dirname(bundle))
+      writeFileSync(bundle, ['// node_modules/commander/lib/command.js', 'a()', '// dist/qcow/maintenance/copied.js', 'b()', 'c()'].join('\n'))
+      const frame = (functionName: string, lineNumber: number) => ({ functionName, url: `file://${bundle}`, lineNumber, columnNumber: 0, scriptId: '1' })
+      const profile = {
+        nodes: [
+          { id: 1, callFrame: frame('parse', 1) },
+          { id: 2, callFrame: frame('compareEntries', 4) },
+        ],
+        samples: [1, 2, 2],
+        timeDeltas: [0, 1000, 2000],
+      }
+      writeFileSync(path.join(dir, 'b.cpuprofile'), JSON.stringify(profile))
+      const summary = summarizeProfiles(dir, '/repo')
+      if (E.isLeft(summary)) throw new Error(summary.left)
+      expect(summary.right.functions.map((h) => [h.name, h.where])).toEqual([
+        ['compareEntries', 'src/qcow/maintenance/copied.ts'],
+        ['parse', 'node_modules/commander/lib/command.js'],
+      ])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

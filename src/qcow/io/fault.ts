@@ -39,6 +39,10 @@ export const guard =
   () =>
     body().then(E.right, (e: unknown) => leftOf(operation, e))
 
+/** The one `Right` of a successful void operation. */
+export const RIGHT_VOID: E.Either<QcowError, void> = E.right(undefined)
+const toRightVoid = (): E.Either<QcowError, void> => RIGHT_VOID
+
 /** The Left of a failure of `operation`, as a function made once per operation (for `settle`). */
 export const failedAs =
   (operation: string) =>
@@ -58,6 +62,3 @@ export const settle = (failed: (e: unknown) => E.Either<QcowError, never>, start
   }
   return started === undefined ? Promise.resolve(RIGHT_VOID) : started.then(toRightVoid, failed)
 }
-
-const RIGHT_VOID: E.Either<QcowError, void> = E.right(undefined)
-const toRightVoid = (): E.Either<QcowError, void> => RIGHT_VOID
