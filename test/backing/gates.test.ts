@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { BlockDevice } from '../../src/block/device.js'
 import { confineTo, fileIdentity, openBackingFile } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
-import { allowList, denyImplicitOpen, permissive, type BackingGate, type QcowError } from '../../src/qcow/index.js'
+import { allowList, denyImplicitOpen, makeQcow, permissive, type BackingGate, type QcowError } from '../../src/qcow/index.js'
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
 import { Qcow, diskWith, pattern, ramDisk, run, runLeft } from '../qcow/support/harness.js'
 import { useTempDir } from '../support/qemu.js'
@@ -205,6 +205,33 @@ describe('other gates and chain limits', () => {
     ])
     await run(device.disconnect())
     expect(spied.log.opened).toEqual(['disk.img'])
+  })
+
+  it('create does not touch its base device until the backing is open and the options check out', async () => {
+    const base = await ramDisk(0)
+    const calls: string[] = []
+    const watched: BlockDevice<QcowError> = {
+      getInfo: () => (calls.push('getInfo'), base.getInfo()),
+      read: (s, b) => (calls.push('read'), base.read(s, b)),
+      write: (s, b) => (calls.push('write'), base.write(s, b)),
+      flush: () => (calls.push('flush'), base.flush()),
+      resize: (n) => (calls.push('resize'), base.resize(n)),
+      disconnect: () => (calls.push('disconnect'), base.disconnect()),
+    }
+    const Watched = makeQcow({ name: 'Watched', connect: () => TE.right(watched) })
+    const files = new Map<string, BlockDevice<QcowError>>([['disk.img', await diskWith(pattern(MiB, 16))]])
+    const refused = [
+      await runLeft(Watched.create(watched, { backingFile: 'disk.img', backingFormat: 'raw', gate: denyImplicitOpen })),
+      await runLeft(Watched.create(watched, { backingFile: 'missing.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) })),
+      await runLeft(Watched.create(watched, { size: MiB, clusterSize: 3000, backingFile: 'disk.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) })),
+      await runLeft(Watched.create(watched, { size: MiB, clusterSize: 3000 })),
+    ]
+    expect(refused.map((e) => e._tag)).toEqual(['BackingRefused', 'Io', 'InvalidImage', 'InvalidImage'])
+    expect(calls).toEqual([])
+    const made = await run(Watched.create(watched, { backingFile: 'disk.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) }))
+    expect(calls[0]).toBe('getInfo')
+    expect((await run(made.getInfo())).sizeSectors).toBe(MiB / 512)
+    await run(made.disconnect())
   })
 
   it('an explicit backing overrides the header: the gate is not even asked', async () => {
