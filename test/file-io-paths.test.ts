@@ -1,11 +1,12 @@
-// FileBlock's two I/O paths (synchronous up to SYNC_MAX_BYTES, promise API above) against a byte-array model.
+// FileBlock's two I/O paths (synchronous up to SYNC_MAX_BYTES, the thread pool above) against a byte-array model.
 import { fc, test } from '@fast-check/vitest'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect } from 'vitest'
 import { FileBlock } from '../src/file/index.js'
 import { SYNC_MAX_BYTES } from '../src/file/io.js'
-import { pattern, right, sameBytes, tempDir } from './helpers.js'
+import { right, sameBytes, tempDir } from './helpers.js'
+import { issueAgainstModel } from './support/model-requests.js'
 
 const SECTOR = 512
 const DEVICE_SECTORS = 4 * (SYNC_MAX_BYTES / SECTOR)
@@ -39,21 +40,11 @@ describe('FileBlock I/O paths', () => {
       right(await device.resize(DEVICE_SECTORS)())
       const model = new Uint8Array(DEVICE_SECTORS * SECTOR)
       // Requests are issued together; overlapping ones must behave as if run one at a time, in order.
-      const pending = requests.map((r) => {
-        const bytes = pattern(r.sectors * SECTOR, r.seed)
-        const buffers = [bytes.subarray(0, r.split * SECTOR), bytes.subarray(r.split * SECTOR)]
-        if (r.write) {
-          model.set(bytes, r.sector * SECTOR)
-          return device.write(r.sector, buffers)().then((result) => ({ result, expected: undefined, bytes }))
-        }
-        const expected = model.slice(r.sector * SECTOR, (r.sector + r.sectors) * SECTOR)
-        bytes.fill(0xee)
-        return device.read(r.sector, buffers)().then((result) => ({ result, expected, bytes }))
-      })
-      for (const { result, expected, bytes } of await Promise.all(pending)) {
-        right(result)
-        if (expected !== undefined) expect(sameBytes(bytes, expected)).toBe(true)
-      }
+      await issueAgainstModel(
+        device,
+        model,
+        requests.map((r) => ({ ...r, cuts: [r.split * SECTOR] })),
+      )
       right(await device.flush()())
       right(await device.disconnect()())
       expect(sameBytes(new Uint8Array(await readFile(path)), model)).toBe(true)

@@ -1,5 +1,5 @@
 // The request queue of a FileBlock: small requests run synchronously, large ones go to the thread pool a bounded number at a time, adjacent queued ones merged into one call.
-import { readAt, SYNC_MAX_BYTES, writeAt } from './io.js'
+import { readPool, readSync, SYNC_MAX_BYTES, writePool, writeSync, type Done } from './io.js'
 
 /** How a FileBlock issues its reads and writes. */
 export interface DispatchLimits {
@@ -38,13 +38,19 @@ interface Queued {
   readonly reject: (cause: unknown) => void
 }
 
-/** Runs one call for `bytes` bytes of `buffers` at `position` on the thread pool. */
-const call = (fd: number, write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number): Promise<void> =>
-  write ? writeAt(fd, buffers, position, bytes, false) : readAt(fd, buffers, position, bytes, false)
+/** Runs one thread-pool call for `bytes` bytes of `buffers` at `position`, then `finished`. */
+const onPool = (fd: number, write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number, finished: Done): void =>
+  write ? writePool(fd, buffers, position, bytes, finished) : readPool(fd, buffers, position, bytes, finished)
 
-/** Runs `request` alone, settling it with its own outcome. */
-const runAlone = (fd: number, request: Queued): Promise<void> =>
-  call(fd, request.write, request.buffers, request.position, request.bytes).then(request.resolve, request.reject)
+/** Runs `request` alone on the thread pool; resolves with its own outcome. */
+const alone = (fd: number, request: Queued): Promise<void> =>
+  new Promise((resolve) =>
+    onPool(fd, request.write, request.buffers, request.position, request.bytes, (error) => {
+      if (error === null) request.resolve()
+      else request.reject(error)
+      resolve()
+    }),
+  )
 
 /**
  * Issues the reads and writes of one file descriptor. The caller must hold the range of each
@@ -65,10 +71,16 @@ export class Dispatcher {
     private readonly limits: DispatchLimits,
   ) {}
 
-  /** Reads (`write` false) or writes `bytes` bytes of `buffers` at byte `position`; resolves when done. */
-  submit(write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number): Promise<void> {
+  /**
+   * Reads (`write` false) or writes `bytes` bytes of `buffers` at byte `position`. A request run
+   * synchronously returns undefined once done (or throws the system error); any other returns a
+   * promise that settles when it is done.
+   */
+  submit(write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number): Promise<void> | undefined {
     if (bytes <= this.limits.syncMaxBytes) {
-      return write ? writeAt(this.fd, buffers, position, bytes, true) : readAt(this.fd, buffers, position, bytes, true)
+      if (write) writeSync(this.fd, buffers, position, bytes)
+      else readSync(this.fd, buffers, position, bytes)
+      return undefined
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ write, position, bytes, buffers, resolve, reject })
@@ -79,13 +91,15 @@ export class Dispatcher {
   /** Starts calls for queued requests while fewer than `maxInFlight` run. */
   private pump(): void {
     while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
-      const batch = this.take()
       this.inFlight++
-      void this.run(batch).then(() => {
-        this.inFlight--
-        this.pump()
-      })
+      this.start(this.take())
     }
+  }
+
+  /** Frees the slot of a finished call and starts the next. */
+  private finish(): void {
+    this.inFlight--
+    this.pump()
   }
 
   /** Removes the oldest queued request and every queued request that extends it contiguously, in file order. */
@@ -119,21 +133,34 @@ export class Dispatcher {
     return batch
   }
 
-  /** Runs a batch as one call; if a merged call fails, retries its requests one by one. Never rejects. */
-  private async run(batch: ReadonlyArray<Queued>): Promise<void> {
-    if (batch.length === 1) return runAlone(this.fd, batch[0])
+  /** Runs a batch as one call; if a merged call fails, retries its requests one by one. */
+  private start(batch: ReadonlyArray<Queued>): void {
+    const head = batch[0]
+    if (batch.length === 1) {
+      onPool(this.fd, head.write, head.buffers, head.position, head.bytes, (error) => {
+        if (error === null) head.resolve()
+        else head.reject(error)
+        this.finish()
+      })
+      return
+    }
     let bytes = 0
     const buffers: Uint8Array[] = []
     for (const request of batch) {
       bytes += request.bytes
       for (const buffer of request.buffers) buffers.push(buffer)
     }
-    try {
-      await call(this.fd, batch[0].write, buffers, batch[0].position, bytes)
-    } catch {
-      for (const request of batch) await runAlone(this.fd, request)
-      return
-    }
-    for (const request of batch) request.resolve()
+    onPool(this.fd, head.write, buffers, head.position, bytes, (error) => {
+      if (error === null) {
+        for (const request of batch) request.resolve()
+        this.finish()
+      } else void this.retry(batch)
+    })
+  }
+
+  /** Runs each request of a failed batch alone, in turn, then frees the batch's slot. */
+  private async retry(batch: ReadonlyArray<Queued>): Promise<void> {
+    for (const request of batch) await alone(this.fd, request)
+    this.finish()
   }
 }

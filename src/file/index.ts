@@ -163,7 +163,8 @@ class FileBlockImpl implements FileBlockDevice {
       const taken = this.ranges.take(sector, sector + checked.right, write)
       const release = typeof taken === 'function' ? taken : await taken
       try {
-        await this.io.submit(write, buffers, sector * FILE_SECTOR_SIZE, checked.right * FILE_SECTOR_SIZE)
+        const pooled = this.io.submit(write, buffers, sector * FILE_SECTOR_SIZE, checked.right * FILE_SECTOR_SIZE)
+        if (pooled !== undefined) await pooled
       } finally {
         release()
       }
@@ -183,7 +184,8 @@ class FileBlockImpl implements FileBlockDevice {
       for (let left = step; left > 0; left -= ZERO_CHUNK.byteLength) {
         chunks.push(left >= ZERO_CHUNK.byteLength ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left))
       }
-      await this.io.submit(true, chunks, position + done, step)
+      const pooled = this.io.submit(true, chunks, position + done, step)
+      if (pooled !== undefined) await pooled
       done += step
     }
   }

@@ -16,42 +16,28 @@ export const SYNC_MAX_BYTES = 16 * 1024
 const noProgress = (position: number): Error =>
   Object.assign(new Error(`EIO: the system wrote nothing at byte ${position}`), { code: 'EIO', syscall: 'write' })
 
-/** One `readv` on the thread pool; resolves with the byte count. */
-const readvAsync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<number> =>
-  new Promise((resolve, reject) => readv(fd, buffers as Uint8Array[], position, (error, bytes) => (error === null ? resolve(bytes) : reject(error))))
+/** Called once when a thread-pool read or write has finished, with null or its error. */
+export type Done = (error: unknown) => void
 
-/** One `writev` on the thread pool; resolves with the byte count. */
-const writevAsync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): Promise<number> =>
-  new Promise((resolve, reject) => writev(fd, buffers as Uint8Array[], position, (error, bytes) => (error === null ? resolve(bytes) : reject(error))))
-
-/** Reads synchronously; returns the byte count read before the end of the file. */
-const readSyncLoop = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): number => {
+/**
+ * Reads `total` bytes of the file from byte `position` into `buffers` synchronously, in order, with
+ * one `readvSync` in the usual case. Bytes past the end of the file read as zeroes; a short read
+ * (more buffers than the system takes at once) continues where it stopped. Throws the system error.
+ */
+export const readSync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): void => {
   let done = 0
   let pending = buffers
   while (done < total) {
     const bytesRead = readvSync(fd, pending, position + done)
-    if (bytesRead === 0) return done
+    if (bytesRead === 0) break
     done += bytesRead
     if (done < total) pending = sliceBuffers(buffers, done, total - done)
   }
-  return done
+  if (done < total) zeroFill(buffers, done, total - done)
 }
 
-/** Reads on the thread pool; returns the byte count read before the end of the file. */
-const readAsyncLoop = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<number> => {
-  let done = 0
-  let pending = buffers
-  while (done < total) {
-    const bytesRead = await readvAsync(fd, pending, position + done)
-    if (bytesRead === 0) return done
-    done += bytesRead
-    if (done < total) pending = sliceBuffers(buffers, done, total - done)
-  }
-  return done
-}
-
-/** Writes synchronously. */
-const writeSyncLoop = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): void => {
+/** Writes `buffers` (`total` bytes) to the file from byte `position` synchronously (`writevSync`). Throws the system error. */
+export const writeSync = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): void => {
   let done = 0
   let pending = buffers
   while (done < total) {
@@ -62,37 +48,53 @@ const writeSyncLoop = (fd: number, buffers: ReadonlyArray<Uint8Array>, position:
   }
 }
 
-/** Writes on the thread pool. */
-const writeAsyncLoop = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number): Promise<void> => {
+/** `fs.readv` or `fs.writev`, with a position. */
+type PositionalCall = (fd: number, buffers: Uint8Array[], position: number, callback: (error: NodeJS.ErrnoException | null, bytes: number) => void) => void
+
+/**
+ * Runs `call` (`fs.readv` or `fs.writev`) until `total` bytes have moved, then calls `finished`:
+ * a short transfer continues where it stopped; a read that reaches the end of the file zero-fills
+ * the rest, a write that moves nothing fails. `finished` never runs before this function returns.
+ */
+const onPool = (
+  call: PositionalCall,
+  write: boolean,
+  fd: number,
+  buffers: ReadonlyArray<Uint8Array>,
+  position: number,
+  total: number,
+  finished: Done,
+): void => {
   let done = 0
-  let pending = buffers
-  while (done < total) {
-    const bytesWritten = await writevAsync(fd, pending, position + done)
-    if (bytesWritten === 0) throw noProgress(position + done)
-    done += bytesWritten
-    if (done < total) pending = sliceBuffers(buffers, done, total - done)
+  const step = (error: NodeJS.ErrnoException | null, bytes: number): void => {
+    if (error !== null) return finished(error)
+    if (bytes === 0 && write) return finished(noProgress(position + done))
+    done += bytes
+    if (bytes > 0 && done < total) return issue(sliceBuffers(buffers, done, total - done))
+    if (done < total) zeroFill(buffers, done, total - done)
+    finished(null)
   }
+  const issue = (pending: ReadonlyArray<Uint8Array>): void => {
+    try {
+      call(fd, pending as Uint8Array[], position + done, step)
+    } catch (error) {
+      process.nextTick(finished, error)
+    }
+  }
+  issue(buffers)
 }
 
 /**
- * Reads `total` bytes of the file from byte `position` into `buffers`, in order, with one `readv`
- * call in the usual case, synchronously (`readvSync`) or on the thread pool (`fs.readv`). Bytes past
- * the end of the file read as zeroes; a short read (more buffers than the system takes at once)
- * continues where it stopped.
+ * Reads `total` bytes of the file from byte `position` into `buffers` on the thread pool
+ * (`fs.readv`), one call in the usual case, then calls `finished`. Bytes past the end of the file
+ * read as zeroes.
  */
-export const readAt = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, sync: boolean): Promise<void> => {
-  const done = sync ? readSyncLoop(fd, buffers, position, total) : await readAsyncLoop(fd, buffers, position, total)
-  if (done < total) zeroFill(buffers, done, total - done)
-}
+export const readPool = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, finished: Done): void =>
+  onPool(readv, false, fd, buffers, position, total, finished)
 
-/**
- * Writes `buffers` (`total` bytes), in order, to the file from byte `position`, with one `writev`
- * call in the usual case, synchronously (`writevSync`) or on the thread pool (`fs.writev`).
- */
-export const writeAt = async (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, sync: boolean): Promise<void> => {
-  if (sync) writeSyncLoop(fd, buffers, position, total)
-  else await writeAsyncLoop(fd, buffers, position, total)
-}
+/** Writes `buffers` (`total` bytes) to the file from byte `position` on the thread pool (`fs.writev`), then calls `finished`. */
+export const writePool = (fd: number, buffers: ReadonlyArray<Uint8Array>, position: number, total: number, finished: Done): void =>
+  onPool(writev, true, fd, buffers, position, total, finished)
 
 /** Makes everything written so far durable (`fsync`). */
 export const syncFile = (file: FileHandle): Promise<void> => file.sync()

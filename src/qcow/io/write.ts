@@ -129,8 +129,17 @@ const inPlaceRun = (img: Image, view: DataView, guest: number, length: number): 
   return start
 }
 
-/** Writes guest bytes inside one L2 table's range. */
-const writeInTable = async (
+/** Writes guest bytes inside one L2 table's range: in place without an async frame when it can. */
+const writeInTable = (img: Image, table: CachedTable, guest: number, buffers: ReadonlyArray<Uint8Array>, at: number, length: number): Promise<void> => {
+  const inPlace = inPlaceRun(img, table.view, guest, length)
+  if (inPlace < 0) return planAndWrite(img, table, guest, buffers, at, length)
+  const data = at === 0 && buffers.length === 1 && buffers[0].byteLength === length ? buffers : region(buffers, at, length)
+  const clash = checkDataWrite(img, inPlace, length)
+  return clash === undefined ? img.io.writev(inPlace, data, length) : clash.then(() => img.io.writev(inPlace, data, length))
+}
+
+/** Writes guest bytes inside one L2 table's range, cluster by cluster: allocation, fill, then the L2 update. */
+const planAndWrite = async (
   img: Image,
   table: CachedTable,
   guest: number,
@@ -140,13 +149,6 @@ const writeInTable = async (
 ): Promise<void> => {
   const { clusterSize, l2Entries } = img.g
   const view = table.view
-  const inPlace = inPlaceRun(img, view, guest, length)
-  if (inPlace >= 0) {
-    const clash = checkDataWrite(img, inPlace, length)
-    if (clash !== undefined) await clash
-    const whole = at === 0 && buffers.length === 1 && buffers[0].byteLength === length
-    return img.io.writev(inPlace, whole ? buffers : region(buffers, at, length), length)
-  }
   const plan: ClusterWrite[] = []
   let allocations = 0
   for (let pos = 0; pos < length; ) {
@@ -228,6 +230,29 @@ export const writeGuestHeld = async (img: Image, offset: number, buffers: Readon
   }
 }
 
+/** Writes inside the pinned L2 `table`, unpinning it however the write ends. */
+const writeUnpinning = (img: Image, table: CachedTable, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+  let written: Promise<void>
+  try {
+    written = writeInTable(img, table, offset, buffers, 0, length)
+  } catch (e) {
+    img.l2Cache.release(table)
+    throw e
+  }
+  return written.finally(() => img.l2Cache.release(table))
+}
+
+/** `writeGuestHeld` without an async frame when the range lies in one L2 table's range. */
+const writeHeld = (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
+  const { l2Coverage } = img.g
+  const l1Index = Math.floor(offset / l2Coverage)
+  if (offset + length > (l1Index + 1) * l2Coverage) return writeGuestHeld(img, offset, buffers, length)
+  const found = l2ForWrite(img, l1Index)
+  return found instanceof Promise
+    ? found.then((table) => writeUnpinning(img, table, offset, buffers, length))
+    : writeUnpinning(img, found, offset, buffers, length)
+}
+
 /** Runs `write` (started at once), then `release` however it ends. */
 const releasing = (release: () => void, write: () => Promise<void>): Promise<void> => {
   let started: Promise<void>
@@ -244,6 +269,6 @@ const releasing = (release: () => void, write: () => Promise<void>): Promise<voi
 export const writeGuest = (img: Image, offset: number, buffers: ReadonlyArray<Uint8Array>, length: number): Promise<void> => {
   const { clusterSize } = img.g
   const held = img.ranges.acquire(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize))
-  const write = (): Promise<void> => writeGuestHeld(img, offset, buffers, length)
+  const write = (): Promise<void> => writeHeld(img, offset, buffers, length)
   return typeof held === 'function' ? releasing(held, write) : held.then((release) => releasing(release, write))
 }
