@@ -127,6 +127,29 @@ describe('FileBlock merging queued requests', () => {
     },
   )
 
+  it('a request of more buffers than one call takes (IOV_MAX, 1024) moves them all, alone or merged', async () => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir.path, 'iov.img')
+      const count = 1500
+      await writeFile(path, new Uint8Array(2 * count * SECTOR))
+      disk.bad = { start: 0, end: 0 }
+      disk.short = 0
+      const device = right(await FileBlock.connect({ path })())
+      const data = [pattern(count * SECTOR, 3), pattern(count * SECTOR, 4)]
+      const pieces = (bytes: Uint8Array): Uint8Array[] => Array.from({ length: count }, (_, i) => bytes.subarray(i * SECTOR, (i + 1) * SECTOR))
+      for (const result of await Promise.all(data.map((bytes, i) => device.write(i * count, pieces(bytes))()))) right(result)
+      const back = [new Uint8Array(count * SECTOR), new Uint8Array(count * SECTOR)]
+      for (const result of await Promise.all(back.map((bytes, i) => device.read(i * count, pieces(bytes))()))) right(result)
+      back.forEach((bytes, i) => expect(sameBytes(bytes, data[i])).toBe(true))
+      right(await device.disconnect()())
+      const after = new Uint8Array(await readFile(path))
+      expect(sameBytes(after, new Uint8Array([...data[0], ...data[1]]))).toBe(true)
+    } finally {
+      await dir.remove()
+    }
+  })
+
   it('requests issued together on adjacent ranges are merged into fewer calls', async () => {
     const dir = await tempDir()
     try {

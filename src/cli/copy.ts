@@ -20,20 +20,20 @@ const DEPTH = 8
  * run of neighbouring non-zero granules as one request.
  */
 const writeNonZero = async (dst: Image, start: number, data: Uint8Array, granule: number): Promise<E.Either<CliFailure, void>> => {
+  const write = (from: number, to: number) => writeBytes(dst, start + from, data.subarray(from, to))()
   let runStart = -1
-  let at = 0
-  while (at <= data.byteLength) {
-    const next = at === data.byteLength ? at : Math.min(data.byteLength, (Math.floor((start + at) / granule) + 1) * granule - start)
-    const zero = at === data.byteLength || zeroAt(data, at, next - at)
-    if (zero && runStart >= 0) {
-      const written = await writeBytes(dst, start + runStart, data.subarray(runStart, at))()
+  for (let at = 0; at < data.byteLength; ) {
+    const next = Math.min(data.byteLength, (Math.floor((start + at) / granule) + 1) * granule - start)
+    if (!zeroAt(data, at, next - at)) {
+      if (runStart < 0) runStart = at
+    } else if (runStart >= 0) {
+      const written = await write(runStart, at)
       if (E.isLeft(written)) return written
       runStart = -1
-    } else if (!zero && runStart < 0) runStart = at
-    if (at === data.byteLength) break
+    }
     at = next
   }
-  return E.right(undefined)
+  return runStart >= 0 ? write(runStart, data.byteLength) : E.right(undefined)
 }
 
 /**

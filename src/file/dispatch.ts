@@ -18,8 +18,8 @@ export interface DispatchLimits {
  * (more only wait inside libuv, where they can no longer be merged). Batches of up to 1 MiB turn 64
  * sequential 64 KiB requests in flight into a few calls: on tmpfs this cut the CPU time of the
  * sequential 64 KiB bench workloads by 20-35% and the main thread's share by 35-45%; two calls in
- * flight, eight, or batches of 256 KiB did worse, 4 MiB no better (bench/analysis.md). 1024 is
- * Linux's IOV_MAX.
+ * flight, eight, or batches of 256 KiB did worse, 2 x 2 MiB or 4 x 4 MiB no better
+ * (bench/analysis.md). 1024 is Linux's IOV_MAX.
  */
 export const DEFAULT_LIMITS: DispatchLimits = {
   syncMaxBytes: SYNC_MAX_BYTES,
@@ -39,13 +39,13 @@ interface Queued {
 }
 
 /** Runs one thread-pool call for `bytes` bytes of `buffers` at `position`, then `finished`. */
-const onPool = (fd: number, write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number, finished: Done): void =>
+const pooled = (fd: number, write: boolean, buffers: ReadonlyArray<Uint8Array>, position: number, bytes: number, finished: Done): void =>
   write ? writePool(fd, buffers, position, bytes, finished) : readPool(fd, buffers, position, bytes, finished)
 
 /** Runs `request` alone on the thread pool; resolves with its own outcome. */
 const alone = (fd: number, request: Queued): Promise<void> =>
   new Promise((resolve) =>
-    onPool(fd, request.write, request.buffers, request.position, request.bytes, (error) => {
+    pooled(fd, request.write, request.buffers, request.position, request.bytes, (error) => {
       if (error === null) request.resolve()
       else request.reject(error)
       resolve()
@@ -137,7 +137,7 @@ export class Dispatcher {
   private start(batch: ReadonlyArray<Queued>): void {
     const head = batch[0]
     if (batch.length === 1) {
-      onPool(this.fd, head.write, head.buffers, head.position, head.bytes, (error) => {
+      pooled(this.fd, head.write, head.buffers, head.position, head.bytes, (error) => {
         if (error === null) head.resolve()
         else head.reject(error)
         this.finish()
@@ -150,7 +150,7 @@ export class Dispatcher {
       bytes += request.bytes
       for (const buffer of request.buffers) buffers.push(buffer)
     }
-    onPool(this.fd, head.write, buffers, head.position, bytes, (error) => {
+    pooled(this.fd, head.write, buffers, head.position, bytes, (error) => {
       if (error === null) {
         for (const request of batch) request.resolve()
         this.finish()
