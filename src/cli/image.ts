@@ -3,7 +3,8 @@ import { basename, dirname, isAbsolute, join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { confineTo, fileIdentity, FileBlock, makeQcow, openBackingFile, type BackingGate, type BackingOpenMode, type BlockDevice, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { confineTo, fileIdentity, FileBlock, makeQcow, openBackingFile, type BackingGate, type BackingOpenMode, type BlockDevice, type CreateOptions, type FileBlockDevice, type QcowDevice, type QcowError } from '../index.js'
+import { deferredFile } from './deferred-file.js'
 import { failure, fromQcowError, type CliFailure } from './failure.js'
 import { probeFormat, SECTOR, type Format } from './format.js'
 import type { ImageOptions } from './options.js'
@@ -176,21 +177,36 @@ export interface NewBacking {
 /**
  * Refuses, before anything is touched, a backing name that designates the image file itself (qemu-img
  * refuses the same name; this compares real paths). Names that do not resolve are left to the gate.
+ * Returns whether the image file exists.
  */
-const notItsOwnBacking = (path: string, backing: NewBacking | undefined): TE.TaskEither<CliFailure, void> => {
-  if (backing === undefined) return TE.right(undefined)
-  const named = isAbsolute(backing.file) ? backing.file : join(dirname(path), backing.file)
+const notItsOwnBacking = (path: string, backing: NewBacking | undefined): TE.TaskEither<CliFailure, boolean> => {
+  const named = backing === undefined ? undefined : isAbsolute(backing.file) ? backing.file : join(dirname(path), backing.file)
   return async () => {
-    const [image, target] = await Promise.all([fileIdentity(path)(), fileIdentity(named)()])
-    const same = image._tag === 'Right' && target._tag === 'Right' && image.right === target.right
-    return same ? E.left(failure('Error: Trying to create an image with the same filename as the backing file', path)) : E.right(undefined)
+    const [image, target] = await Promise.all([fileIdentity(path)(), named === undefined ? Promise.resolve(undefined) : fileIdentity(named)()])
+    const same = image._tag === 'Right' && target?._tag === 'Right' && image.right === target.right
+    return same ? E.left(failure('Error: Trying to create an image with the same filename as the backing file', path)) : E.right(image._tag === 'Right')
   }
+}
+
+/**
+ * Where a new image's backing comes from: none, the name recorded unopened (`-u`), or the name opened
+ * through the gate; an existing image file is named to the gate so that a chain leading back to it
+ * is a loop (a file yet to be made cannot be in the chain).
+ */
+const newBackingOptions = (path: string, backing: NewBacking | undefined, exists: boolean): Partial<CreateOptions> => {
+  if (backing === undefined) return {}
+  const named = { backingFile: backing.file, backingFormat: backing.format }
+  if (backing.unsafe) return { ...named, backing: null }
+  const { gate, imageName } = chainOptions(path, backing.allowPath)
+  return { ...named, gate, ...(exists ? { imageName } : {}) }
 }
 
 /**
  * Creates (or overwrites) an image of `sizeBytes` bytes, a multiple of 512, and returns it open
  * read-write. A raw image is a sparse file of that size; a qcow2 image is empty. A qcow2 image may
- * have a backing file, whose size is the default (`sizeBytes` undefined), but not itself.
+ * have a backing file, whose size is the default (`sizeBytes` undefined), but not itself. The file is
+ * created or emptied only once the backing is open, as qemu-img does: a backing that cannot be
+ * opened leaves an existing file intact and makes no new one.
  */
 export const createImage = (
   path: string,
@@ -201,44 +217,35 @@ export const createImage = (
 ): TE.TaskEither<CliFailure, Image> =>
   pipe(
     notItsOwnBacking(path, backing),
-    TE.chain(() => pipe(FileBlock.connect({ path, create: true }), TE.mapLeft(fromQcowError(path)))),
-    TE.chain((file) =>
-      pipe(
-        truncate(path, file, 0),
-        TE.chain(() =>
-          format === 'raw'
-            ? pipe(
-                truncate(path, file, (sizeBytes ?? 0) / SECTOR),
-                TE.chain(() => allocateFirstBlock(path, file, sizeBytes ?? 0)),
-                TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes: sizeBytes ?? 0, writable: true })),
-              )
-            : pipe(
-                Qcow2Files.create(file, {
-                  ...(sizeBytes === undefined ? {} : { size: sizeBytes }),
-                  ...(backing === undefined
-                    ? {}
-                    : {
-                        backingFile: backing.file,
-                        backingFormat: backing.format,
-                        ...(backing.unsafe ? { backing: null } : chainOptions(path, backing.allowPath)),
-                      }),
-                  ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
-                  ...(options.compat === undefined ? {} : { compat: options.compat }),
-                  ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
-                  ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
-                }),
-                TE.mapLeft(fromQcowError(path)),
-                TE.chain((qcow) =>
-                  pipe(
-                    sizeOf(path, qcow),
-                    TE.map((size): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes: size, writable: true })),
-                  ),
+    TE.chain((exists) => {
+      const file = deferredFile(path)
+      return pipe(
+        format === 'raw'
+          ? pipe(
+              truncate(path, file, (sizeBytes ?? 0) / SECTOR),
+              TE.chain(() => allocateFirstBlock(path, file, sizeBytes ?? 0)),
+              TE.map((): Image => ({ path, format, disk: file, qcow: undefined, file, sizeBytes: sizeBytes ?? 0, writable: true })),
+            )
+          : pipe(
+              Qcow2Files.create(file, {
+                ...(sizeBytes === undefined ? {} : { size: sizeBytes }),
+                ...newBackingOptions(path, backing, exists),
+                ...(options.clusterSize === undefined ? {} : { clusterSize: options.clusterSize }),
+                ...(options.compat === undefined ? {} : { compat: options.compat }),
+                ...(options.refcountBits === undefined ? {} : { refcountBits: options.refcountBits }),
+                ...(options.lazyRefcounts === undefined ? {} : { lazyRefcounts: options.lazyRefcounts }),
+              }),
+              TE.mapLeft(fromQcowError(path)),
+              TE.chain((qcow) =>
+                pipe(
+                  sizeOf(path, qcow),
+                  TE.map((size): Image => ({ path, format, disk: qcow, qcow, file, sizeBytes: size, writable: true })),
                 ),
               ),
-        ),
+            ),
         releaseOnFailure(file),
-      ),
-    ),
+      )
+    }),
   )
 
 /** Flushes (when writable) and disconnects an image, then its file (a qcow2 device leaves its base open). */

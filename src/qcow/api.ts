@@ -275,7 +275,12 @@ export interface QcowDevice extends BlockDevice<QcowError> {
 export interface QcowModule<D extends BlockDevice<QcowError>> {
   /** `Qcow(<base module name>)`. */
   readonly name: string
-  /** Formats `base` as a new, empty qcow2 image and returns it opened read-write. */
+  /**
+   * Formats `base` as a new, empty qcow2 image and returns it opened read-write. `base` is not
+   * touched at all (not even `getInfo`) until the options are decoded and a backing file is open,
+   * so a caller may create or empty the storage lazily on the first call and keep it intact when
+   * the backing cannot be opened.
+   */
   create(base: D, options: CreateOptions): TaskEither<QcowError, QcowDevice>
   /** Opens the qcow2 image stored on `base`. */
   connect(base: D, options?: ConnectOptions): TaskEither<QcowError, QcowDevice>

@@ -3,19 +3,19 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
 
-/** The operations `faulty` can fail, each counted separately. */
-export type FaultKind = 'read' | 'write' | 'flush' | 'discard' | 'writeZeroes' | 'resize'
+/** The operations `faulty` can fail, each counted separately (`seek`: `seekMapped` and `seekUnmapped` together). */
+export type FaultKind = 'read' | 'write' | 'flush' | 'discard' | 'writeZeroes' | 'resize' | 'seek'
 
 /** Every fault kind, in a fixed order. */
-export const FAULT_KINDS: ReadonlyArray<FaultKind> = ['read', 'write', 'flush', 'discard', 'writeZeroes', 'resize']
+export const FAULT_KINDS: ReadonlyArray<FaultKind> = ['read', 'write', 'flush', 'discard', 'writeZeroes', 'resize', 'seek']
 
-const Kind = t.keyof({ read: null, write: null, flush: null, discard: null, writeZeroes: null, resize: null })
+const Kind = t.keyof({ read: null, write: null, flush: null, discard: null, writeZeroes: null, resize: null, seek: null })
 const Count = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 1, 'PositiveInteger')
 const SectorNumber = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, 'SectorNumber')
 const Rate = t.refinement(t.number, (n) => n >= 0 && n <= 1, 'Rate')
 const Seed = t.refinement(t.number, Number.isFinite, 'Seed')
 const PerKind = <C extends t.Mixed>(c: C) =>
-  t.partial({ read: c, write: c, flush: c, discard: c, writeZeroes: c, resize: c })
+  t.partial({ read: c, write: c, flush: c, discard: c, writeZeroes: c, resize: c, seek: c })
 
 /** io-ts codec of a fault plan, as given by a (possibly untyped) caller. */
 export const FaultPlanCodec = t.partial({
@@ -74,7 +74,7 @@ export const decodeFaultPlan = (plan: unknown): E.Either<InvalidFaultPlan, Fault
 export interface FaultCall {
   readonly kind: FaultKind
   readonly index: number
-  /** The first sector and the sector count touched; absent for flush and resize. */
+  /** The first sector and the sector count touched; absent for flush, resize and seek. */
   readonly range?: { readonly sector: number; readonly sectors: number }
 }
 

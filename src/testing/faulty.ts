@@ -75,11 +75,17 @@ class FaultyImpl<E> implements FaultyDevice<E> {
     if (inner.resize !== undefined) {
       this.resize = (size) => () => (this.decide('resize') ? this.fail('resize') : inner.resize!(size)())
     }
+    if (inner.seekMapped !== undefined && inner.seekUnmapped !== undefined) {
+      this.seekMapped = (from) => this.seek(() => inner.seekMapped!(from)())
+      this.seekUnmapped = (from) => this.seek(() => inner.seekUnmapped!(from)())
+    }
   }
 
   declare discard?: (sector: number, sectors: number) => TE.TaskEither<E | Io, void>
   declare writeZeroes?: (sector: number, sectors: number) => TE.TaskEither<E | Io, void>
   declare resize?: (sizeSectors: number) => TE.TaskEither<E | Io, void>
+  declare seekMapped?: (fromSector: number) => TE.TaskEither<E | Io, number>
+  declare seekUnmapped?: (fromSector: number) => TE.TaskEither<E | Io, number>
 
   setEnabled(enabled: boolean): void {
     this.enabled = enabled
@@ -146,6 +152,11 @@ class FaultyImpl<E> implements FaultyDevice<E> {
     }
   }
 
+  /** A `seekMapped` or `seekUnmapped` call: fails as planned (kind `seek`), else asks the inner device. */
+  private seek(run: () => Promise<E.Either<E, number>>): TE.TaskEither<E | Io, number> {
+    return () => (this.decide('seek') ? this.fail('seek') : run())
+  }
+
   /** Counts the call and decides whether it fails (always false while disabled). */
   private decide(kind: FaultKind, sector?: number, sectors?: number): boolean {
     const index = ++this.calls[kind]
@@ -156,7 +167,7 @@ class FaultyImpl<E> implements FaultyDevice<E> {
     return true
   }
 
-  private fail(kind: FaultKind): Promise<E.Either<Io, void>> {
+  private fail(kind: FaultKind): Promise<E.Either<Io, never>> {
     return Promise.resolve(E.left(injectedIo(kind, this.calls[kind])))
   }
 
@@ -177,8 +188,8 @@ class FaultyImpl<E> implements FaultyDevice<E> {
  * Wraps `device` so that calls fail with `Io` errors as `plan` says (see `FaultPlan`): the Nth
  * call of a kind, every call from the Nth on, a seeded random fraction, or requests touching
  * chosen sectors. A failed write, discard or zero write is by default torn (each sector holds old
- * or new contents); a failed read scribbles over the caller's buffers; a failed flush or resize
- * does nothing. `getInfo` and `disconnect` never fail. Everything replays exactly for the same plan
+ * or new contents); a failed read scribbles over the caller's buffers; a failed flush, resize or
+ * seek does nothing. `seekMapped`/`seekUnmapped` are offered when the device offers both. `getInfo` and `disconnect` never fail. Everything replays exactly for the same plan
  * and call sequence. Returns `InvalidFaultPlan` when the plan does not decode.
  */
 export const faulty = <E>(device: BlockDevice<E>, plan: FaultPlan): E.Either<InvalidFaultPlan, FaultyDevice<E>> =>

@@ -29,7 +29,7 @@ export interface CrashImagesOptions {
 /** Crash options that do not decode, or a cut point past the log. */
 export interface InvalidCrashOptions { readonly _tag: 'InvalidCrashOptions'; readonly reason: string }
 
-/** A device wrapped by `recorder`: forwards everything and logs writes, discards, zero writes, resizes and flushes. */
+/** A device wrapped by `recorder`: forwards everything (seeks too) and logs writes, discards, zero writes, resizes and flushes. */
 export interface RecordingDevice<E> extends BlockDevice<E> {
   /** The number of recorded operations; cut points run from 0 to this number. */
   operations(): number
@@ -95,11 +95,17 @@ class RecorderImpl<E> implements RecordingDevice<E> {
       this.writeZeroes = (s, n) => this.mutation(() => this.zeroes('writeZeroes', s, n, () => inner.writeZeroes!(s, n)()))
     }
     if (inner.resize !== undefined) this.resize = (size) => this.mutation(() => this.resizeTo(size, (s) => inner.resize!(s)))
+    if (inner.seekMapped !== undefined && inner.seekUnmapped !== undefined) {
+      this.seekMapped = (from) => inner.seekMapped!(from)
+      this.seekUnmapped = (from) => inner.seekUnmapped!(from)
+    }
   }
 
   declare discard?: (sector: number, sectors: number) => TE.TaskEither<E, void>
   declare writeZeroes?: (sector: number, sectors: number) => TE.TaskEither<E, void>
   declare resize?: (sizeSectors: number) => TE.TaskEither<E, void>
+  declare seekMapped?: (fromSector: number) => TE.TaskEither<E, number>
+  declare seekUnmapped?: (fromSector: number) => TE.TaskEither<E, number>
 
   operations(): number {
     return this.entries.length
@@ -275,7 +281,8 @@ class RecorderImpl<E> implements RecordingDevice<E> {
  * flight, completed, or failed with an `Io` error) is kept or lost sector by sector, so torn
  * multi-sector writes occur; overlapping unflushed writes that survive land in issue order.
  * Discards and zero writes count as writes of zeroes. Resizes take effect at once; a shrink is
- * also recorded as zeroing the cut-off sectors. Before its first change the device's contents are
+ * also recorded as zeroing the cut-off sectors. Reads and seeks (`seekMapped`/`seekUnmapped`,
+ * offered when the device offers both) change nothing, so they are forwarded without being logged. Before its first change the device's contents are
  * read once into a sparse snapshot (its cost grows with the device size), which is why crash
  * images stay available after `disconnect`.
  */

@@ -5,11 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { BlockDevice } from '../../src/block/device.js'
 import { confineTo, fileIdentity, openBackingFile } from '../../src/file/backing-gates.js'
 import { FileBlock } from '../../src/file/index.js'
-import { allowList, denyImplicitOpen, permissive, type BackingGate, type QcowError } from '../../src/qcow/index.js'
+import { allowList, denyImplicitOpen, makeQcow, permissive, type BackingGate, type QcowError } from '../../src/qcow/index.js'
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
 import { Qcow, diskWith, pattern, ramDisk, run, runLeft } from '../qcow/support/harness.js'
 import { useTempDir } from '../support/qemu.js'
-import { QcowFile, ok, readAll, sameBytes, spyGate } from './support.js'
+import { QcowFile, forwarding, ok, readAll, sameBytes, spyGate } from './support.js'
 
 const MiB = 1024 * 1024
 
@@ -164,7 +164,7 @@ const memoryOpener =
   (name: string): TE.TaskEither<QcowError, BlockDevice<QcowError>> => {
     const device = files.get(name)
     if (device === undefined) return TE.left({ _tag: 'Io', kind: 'NotFound', operation: 'open', message: name, path: name })
-    return TE.right({ getInfo: () => device.getInfo(), read: (s, b) => device.read(s, b), write: (s, b) => device.write(s, b), flush: () => device.flush(), disconnect: () => TE.right(undefined) })
+    return TE.right(forwarding(device, () => TE.right(undefined)))
   }
 
 describe('other gates and chain limits', () => {
@@ -187,6 +187,51 @@ describe('other gates and chain limits', () => {
     await run(device.read(0, [bytes]))
     expect(sameBytes(bytes, pattern(MiB, 12))).toBe(true)
     expect(listed.log.opened).toEqual(['disk.img'])
+  })
+
+  it('a spied gate passes the seeks of what it opens through: the holes of a sparse raw backing stay unmapped', async () => {
+    const base = await ramDisk(MiB)
+    await run(base.write(0, [pattern(64 * 1024, 15)]))
+    const disk = await ramDisk(0)
+    await run((await run(Qcow.create(disk, { size: MiB, backingFile: 'disk.img', backingFormat: 'raw', backing: null }))).disconnect())
+    const spied = spyGate(allowList(['disk.img'], memoryOpener(new Map([['disk.img', base]]))))
+    const device = await run(Qcow.connect(disk, { gate: spied.gate }))
+    expect(await run(device.seekMapped(0))).toBe(0)
+    expect(await run(device.seekUnmapped(0))).toBe(128)
+    expect(await run(device.seekMapped(128))).toBe(MiB / 512)
+    expect((await run(device.map())).map(({ start, length, data }) => ({ start, length, data }))).toEqual([
+      { start: 0, length: 64 * 1024, data: true },
+      { start: 64 * 1024, length: MiB - 64 * 1024, data: false },
+    ])
+    await run(device.disconnect())
+    expect(spied.log.opened).toEqual(['disk.img'])
+  })
+
+  it('create does not touch its base device until the backing is open and the options check out', async () => {
+    const base = await ramDisk(0)
+    const calls: string[] = []
+    const watched: BlockDevice<QcowError> = {
+      getInfo: () => (calls.push('getInfo'), base.getInfo()),
+      read: (s, b) => (calls.push('read'), base.read(s, b)),
+      write: (s, b) => (calls.push('write'), base.write(s, b)),
+      flush: () => (calls.push('flush'), base.flush()),
+      resize: (n) => (calls.push('resize'), base.resize(n)),
+      disconnect: () => (calls.push('disconnect'), base.disconnect()),
+    }
+    const Watched = makeQcow({ name: 'Watched', connect: () => TE.right(watched) })
+    const files = new Map<string, BlockDevice<QcowError>>([['disk.img', await diskWith(pattern(MiB, 16))]])
+    const refused = [
+      await runLeft(Watched.create(watched, { backingFile: 'disk.img', backingFormat: 'raw', gate: denyImplicitOpen })),
+      await runLeft(Watched.create(watched, { backingFile: 'missing.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) })),
+      await runLeft(Watched.create(watched, { size: MiB, clusterSize: 3000, backingFile: 'disk.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) })),
+      await runLeft(Watched.create(watched, { size: MiB, clusterSize: 3000 })),
+    ]
+    expect(refused.map((e) => e._tag)).toEqual(['BackingRefused', 'Io', 'InvalidImage', 'InvalidImage'])
+    expect(calls).toEqual([])
+    const made = await run(Watched.create(watched, { backingFile: 'disk.img', backingFormat: 'raw', gate: permissive(memoryOpener(files)) }))
+    expect(calls[0]).toBe('getInfo')
+    expect((await run(made.getInfo())).sizeSectors).toBe(MiB / 512)
+    await run(made.disconnect())
   })
 
   it('an explicit backing overrides the header: the gate is not even asked', async () => {

@@ -28,6 +28,19 @@ export const readAll = async (device: BlockDevice<QcowError>): Promise<Uint8Arra
   return out
 }
 
+/**
+ * A device forwarding reads, writes, flushes and (when `d` offers both) seeks to `d`, with its own
+ * `disconnect`: what gates hand out over devices they do not give away.
+ */
+export const forwarding = (d: BlockDevice<QcowError>, disconnect: () => TE.TaskEither<QcowError, void>): BlockDevice<QcowError> => ({
+  getInfo: () => d.getInfo(),
+  read: (s, b) => d.read(s, b),
+  write: (s, b) => d.write(s, b),
+  flush: () => d.flush(),
+  ...(d.seekMapped === undefined || d.seekUnmapped === undefined ? {} : { seekMapped: (s: number) => d.seekMapped!(s), seekUnmapped: (s: number) => d.seekUnmapped!(s) }),
+  disconnect,
+})
+
 /** What a spied gate saw. */
 export interface GateLog {
   readonly admitted: string[]
@@ -50,16 +63,10 @@ export const spyGate = (gate: BackingGate): { gate: BackingGate; log: GateLog } 
           open: (mode: { readonly readOnly: boolean }) =>
             TE.map((d: BlockDevice<QcowError>): BlockDevice<QcowError> => {
               log.opened.push(a.key)
-              return {
-                getInfo: () => d.getInfo(),
-                read: (s, b) => d.read(s, b),
-                write: (s, b) => d.write(s, b),
-                flush: () => d.flush(),
-                disconnect: () => {
-                  log.closed.push(a.key)
-                  return d.disconnect()
-                },
-              }
+              return forwarding(d, () => {
+                log.closed.push(a.key)
+                return d.disconnect()
+              })
             })(a.open(mode)),
         }))(gate.admit(name))
       },

@@ -1,5 +1,5 @@
 // Backing chains through the qcow command, against qemu-img: create -b, info --backing-chain, map depth, commit, rebase, the directory gate.
-import { cp, mkdir, readFile, symlink } from 'node:fs/promises'
+import { cp, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeWithQemu, qemuImg, qemuIoRaw, useTempDir } from '../support/qemu.js'
@@ -176,6 +176,45 @@ describeWithQemu('backing chains through qcow, against qemu-img', () => {
       expect(o.code, args.join(' ')).toBe(q.code)
       expect(o.stderr).toMatch(/^qcow: [^\n]+\n$/)
     }
+  })
+
+  it('create with a backing that cannot be opened leaves an existing file intact and makes no new one, as qemu-img does', async () => {
+    const dir = tmp.file('create-fails')
+    await mkdir(join(dir, 'sub'), { recursive: true })
+    await writeFile(join(dir, 'raw.img'), new Uint8Array(64 * 1024).fill(3))
+    const old = new Uint8Array(70000).fill(0x5a)
+    /** The backing arguments, and whether qemu-img refuses them too (the directory gate is ours alone). */
+    const cases: ReadonlyArray<{ readonly backing: ReadonlyArray<string>; readonly qemuRefuses: boolean }> = [
+      { backing: ['-b', 'missing.qcow2', '-F', 'qcow2'], qemuRefuses: true },
+      { backing: ['-b', 'raw.img', '-F', 'qcow2'], qemuRefuses: true },
+      { backing: ['-b', 'sub', '-F', 'raw'], qemuRefuses: true },
+      { backing: ['-b', join(dir, 'raw.img'), '-F', 'raw'], qemuRefuses: false },
+    ]
+    for (const { backing, qemuRefuses } of cases) {
+      for (const existing of [true, false]) {
+        const size = existing ? [] : ['1M']
+        const what = `${backing.join(' ')} ${size.join('')} (${existing ? 'existing' : 'new'} file)`
+        const [ours, theirs] = [join(dir, 'ours.qcow2'), join(dir, 'theirs.qcow2')]
+        for (const f of [ours, theirs]) {
+          await rm(f, { force: true })
+          if (existing) await writeFile(f, old)
+        }
+        const o = await qcow(['create', '-f', 'qcow2', ...backing, ours, ...size])
+        expect(o.code, what).toBe(1)
+        expect(o.stderr, what).toMatch(/^qcow: [^\n]+\n$/)
+        expect(o.stdout, what).toBe('')
+        if (existing) expect(new Uint8Array(await readFile(ours)), what).toEqual(old)
+        else await expect(stat(ours), what).rejects.toThrow()
+        if (!qemuRefuses) continue
+        const q = await qemuImg(['create', '-f', 'qcow2', ...backing, theirs, ...size])
+        expect(q.code, what).toBe(o.code)
+        if (existing) expect(new Uint8Array(await readFile(theirs)), what).toEqual(old)
+        else await expect(stat(theirs), what).rejects.toThrow()
+      }
+    }
+    const made = await qcow(['create', '-q', '-f', 'qcow2', '-b', 'raw.img', '-F', 'raw', join(dir, 'ours.qcow2')])
+    expect(made.code, made.stderr).toBe(0)
+    expect(jsonOf(await qemuImg(['info', '--output=json', join(dir, 'ours.qcow2')]))['virtual-size']).toBe(64 * 1024)
   })
 
   it('backing files outside the image directory are opened only with --allow-backing-path', async () => {

@@ -12,6 +12,7 @@ type Op =
   | { readonly kind: 'read' | 'discard' | 'writeZeroes'; readonly sector: number; readonly sectors: number }
   | { readonly kind: 'write'; readonly sector: number; readonly sectors: number; readonly seed: number }
   | { readonly kind: 'flush' }
+  | { readonly kind: 'seek'; readonly sector: number; readonly mapped: boolean }
   | { readonly kind: 'toggle' }
 
 const range = fc
@@ -24,14 +25,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   range.map((r) => ({ kind: 'discard' as const, ...r })),
   range.map((r) => ({ kind: 'writeZeroes' as const, ...r })),
   fc.constant({ kind: 'flush' as const }),
+  fc.record({ kind: fc.constant('seek' as const), sector: fc.nat(SECTORS + 2), mapped: fc.boolean() }),
 )
 
-const kindArb = fc.constantFrom<FaultKind>('read', 'write', 'flush', 'discard', 'writeZeroes')
+const kindArb = fc.constantFrom<FaultKind>('read', 'write', 'flush', 'discard', 'writeZeroes', 'seek')
 const countsArb = fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { maxLength: 3 })
 
 const planArb: fc.Arbitrary<FaultPlan> = fc.record(
   {
-    nth: fc.record({ read: countsArb, write: countsArb, flush: countsArb, discard: countsArb, writeZeroes: countsArb }),
+    nth: fc.record({ read: countsArb, write: countsArb, flush: countsArb, discard: countsArb, writeZeroes: countsArb, seek: countsArb }),
     from: fc.dictionary(kindArb, fc.integer({ min: 5, max: 40 }), { maxKeys: 2 }),
     sectors: fc.array(
       fc.record({ sector: fc.integer({ min: 0, max: SECTORS - 1 }), sectors: fc.integer({ min: 1, max: 4 }), kinds: fc.option(fc.uniqueArray(kindArb, { maxLength: 3 }), { nil: undefined }) }, { requiredKeys: ['sector', 'sectors'] }),
@@ -67,7 +69,7 @@ describe('faulty', () => {
         const device = must(faulty(ram, plan))
         let model: Uint8Array = new Uint8Array(SECTORS * 512)
         let enabled = true
-        const calls: Record<FaultKind, number> = { read: 0, write: 0, flush: 0, discard: 0, writeZeroes: 0, resize: 0 }
+        const calls: Record<FaultKind, number> = { read: 0, write: 0, flush: 0, discard: 0, writeZeroes: 0, resize: 0, seek: 0 }
         const injected: Record<FaultKind, number> = { ...calls }
         for (const op of ops) {
           if (op.kind === 'toggle') {
@@ -77,8 +79,15 @@ describe('faulty', () => {
             continue
           }
           const index = ++calls[op.kind]
-          const fails = enabled && expectedFailure(plan, op.kind, index, op.kind === 'flush' ? undefined : op)
+          const fails = enabled && expectedFailure(plan, op.kind, index, op.kind === 'flush' || op.kind === 'seek' ? undefined : op)
           if (fails) injected[op.kind]++
+          if (op.kind === 'seek') {
+            const seek = (d: BlockDevice<{ readonly _tag: string }>) => (op.mapped ? d.seekMapped!(op.sector) : d.seekUnmapped!(op.sector))
+            const result = await seek(device)()
+            expect(E.isLeft(result) && result.left._tag === 'Io').toBe(fails)
+            if (!fails) expect(result).toEqual(await seek(ram)())
+            continue
+          }
           if (op.kind === 'flush') {
             const result = await device.flush()()
             expect(E.isLeft(result) && result.left._tag === 'Io').toBe(fails)
@@ -182,9 +191,25 @@ describe('faulty', () => {
     expect(typeof wrapped.discard).toBe('undefined')
     expect(typeof wrapped.writeZeroes).toBe('undefined')
     expect(typeof wrapped.resize).toBe('undefined')
+    expect(typeof wrapped.seekMapped).toBe('undefined')
+    expect(typeof wrapped.seekUnmapped).toBe('undefined')
     const full = must(faulty(ram, {}))
     expect(typeof full.discard).toBe('function')
     expect(typeof full.resize).toBe('function')
+    expect(typeof full.seekMapped).toBe('function')
+    expect(typeof full.seekUnmapped).toBe('function')
+  })
+
+  it('fails seeks as planned, counting seekMapped and seekUnmapped as one kind', async () => {
+    const ram = await ramDisk(64)
+    await run(ram.write(0, [filled(8, 3)]))
+    const device = must(faulty(ram, { nth: { seek: [2] } }))
+    expect(await run(device.seekUnmapped!(0))).toBe(await run(ram.seekUnmapped(0)))
+    const failed = await device.seekMapped!(8)()
+    expect(E.isLeft(failed) && failed.left._tag === 'Io' && failed.left.operation).toBe('seek')
+    expect(await run(device.seekMapped!(8))).toBe(await run(ram.seekMapped(8)))
+    expect(device.stats().calls.seek).toBe(3)
+    expect(device.stats().injected.seek).toBe(1)
   })
 
   it('passes the inner device errors through unchanged', async () => {

@@ -121,6 +121,23 @@ describe('recorder', () => {
     )
   })
 
+  it('forwards seeks without logging them, and offers them only when the device does', async () => {
+    const ram = await ramDisk(256)
+    const rec = recorder(ram)
+    await run(rec.write(130, [filled(2, 4)]))
+    await run(rec.flush())
+    const logged = rec.operations()
+    for (const from of [0, 127, 128, 131, 255, 256]) {
+      expect(await run(rec.seekMapped!(from))).toBe(await run(ram.seekMapped(from)))
+      expect(await run(rec.seekUnmapped!(from))).toBe(await run(ram.seekUnmapped(from)))
+    }
+    expect(await run(rec.seekMapped!(0))).toBe(128)
+    expect(rec.operations()).toBe(logged)
+    const bare: BlockDevice = { getInfo: () => ram.getInfo(), read: (s, b) => ram.read(s, b), write: (s, b) => ram.write(s, b), flush: () => ram.flush(), disconnect: () => ram.disconnect() }
+    expect(typeof recorder(bare).seekMapped).toBe('undefined')
+    expect(typeof recorder(bare).seekUnmapped).toBe('undefined')
+  })
+
   it('produces, at every cut point and for every strategy, only states the crash model allows', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), fc.nat(), async (ops, seed) => {

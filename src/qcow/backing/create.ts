@@ -23,7 +23,8 @@ const lowerForCreate = async (b: CreateBacking, name: string): Promise<LowerLaye
 /**
  * Formats `base` as a new image and opens it read-write. With `backingFile`, the backing is opened
  * first (the given `backing` device, or the name through the gate), the size defaults to its size,
- * and the name and format are recorded in the header. Nothing is written when the backing cannot be opened.
+ * and the name and format are recorded in the header. `base` is first used (getInfo, in
+ * `formatImage`) only once the backing is open and the options are checked.
  */
 export const createImage = async (base: BlockDevice<QcowError>, options: unknown): Promise<QcowDevice> => {
   const decoded = decodeCreateBacking(options)

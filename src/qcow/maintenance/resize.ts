@@ -1,4 +1,4 @@
-// Resizing the virtual disk: a larger L1 table when growing (written before the header switches), freeing clusters when shrinking.
+// Resizing the virtual disk: a larger L1 table and hidden backing data before the size grows, freeing clusters when shrinking.
 import { unsupported } from '../../block/errors.js'
 import { MAX_L1_BYTES } from '../format/constants.js'
 import { COMPRESSED_HI, entryOffset, l2Kind } from '../format/entries.js'
@@ -18,10 +18,10 @@ const ALL_CLUSTERS = Number.MAX_SAFE_INTEGER
 
 /**
  * Moves the active L1 table to new clusters with `entries` entries: the copy (and the refcounts of
- * its clusters) is written and flushed, then the header switches to it together with the new size,
- * then the old table is freed.
+ * its clusters) is written and flushed, then the header switches to it together with the size
+ * `size` (a table longer than the size needs is valid), then the old table is freed.
  */
-const growL1 = async (img: Image, entries: number, newSize: number): Promise<void> => {
+const growL1 = async (img: Image, entries: number, size: number): Promise<void> => {
   const cs = img.g.clusterSize
   const clusters = Math.ceil((entries * 8) / cs)
   const old = img.l1
@@ -35,7 +35,7 @@ const growL1 = async (img: Image, entries: number, newSize: number): Promise<voi
     await img.io.write(offset, bytes)
     await img.io.flush()
   })
-  await img.updateHeader({ ...img.header, size: newSize, l1Size: entries, l1TableOffset: offset })
+  await img.updateHeader({ ...img.header, size, l1Size: entries, l1TableOffset: offset })
   img.l1 = new L1Table(offset, bytes.subarray(0, entries * 8))
   if (oldClusters > 0) {
     await img.withRefcounts(() => img.refcounts.update(old.offset / cs, oldClusters, -1))
@@ -90,24 +90,37 @@ const shrink = async (img: Image, newSize: number): Promise<void> => {
   await dropL2Tables(img, keptTables)
 }
 
-/**
- * Makes guest bytes `[from, to)` of a grown disk (`from` on a cluster boundary) read as zeroes where
- * the backing would show through them, as QEMU does: ZERO clusters on version 3, zero data on
- * version 2 (where QEMU refuses the resize). The caller holds the range lock.
- */
-const hideBacking = async (img: Image, from: number, to: number): Promise<void> => {
+/** The end of the part of new guest bytes `[from, to)` a longer backing would show through (at most `from`: none). */
+const backingShowsUntil = (img: Image, from: number, to: number): number => {
   const backing = backingOf(img.lower)
-  const end = Math.min(to, backing === undefined ? 0 : backing.backing.sizeBytes)
-  if (end <= from) return
-  const cs = img.g.clusterSize
-  if (img.header.version === 3) await setClusters(img, from / cs, Math.ceil(end / cs), 'zero')
-  else await writeZeroData(img, from, end - from, writeGuestHeld)
+  return Math.max(from, Math.min(to, backing === undefined ? 0 : backing.backing.sizeBytes))
+}
+
+/**
+ * Grows the virtual size to `newSize`; guest bytes from `from` (a cluster boundary or `newSize`)
+ * on are new space. Where a longer backing would show through it, the new space is
+ * first made to read as zeroes, as QEMU does: ZERO clusters on version 3, zero data on version 2
+ * (where QEMU refuses the resize instead). Those entries lie past the current size, where nothing
+ * reads them, and are flushed before the header takes the new size, so a crash leaves either the
+ * old size or the new one over zeroes, never backing data. A larger L1 table is switched to first,
+ * under the old size when zeroes must still be written. The caller holds the range lock.
+ */
+const grow = async (img: Image, entries: number, from: number, newSize: number): Promise<void> => {
+  const hideUntil = backingShowsUntil(img, from, newSize)
+  if (entries > img.l1.size) await growL1(img, entries, hideUntil > from ? img.header.size : newSize)
+  if (hideUntil > from) {
+    const cs = img.g.clusterSize
+    if (img.header.version === 3) await setClusters(img, from / cs, Math.ceil(hideUntil / cs), 'zero')
+    else await writeZeroData(img, from, hideUntil - from, writeGuestHeld)
+    await flushImage(img)
+  }
+  if (img.header.size !== newSize) await img.updateHeader({ ...img.header, size: newSize })
 }
 
 /**
  * Changes the virtual size to `newSize` bytes. Growing needs no data change (new space is
  * unallocated, and the tail of a cut last cluster is zeroed first) unless a longer backing would show
- * through it (see `hideBacking`); shrinking frees the clusters past the new end and is refused while
+ * through it (see `grow`); shrinking frees the clusters past the new end and is refused while
  * some are allocated unless `allowShrink`.
  */
 export const resizeImage = async (img: Image, newSize: number, allowShrink: boolean): Promise<void> => {
@@ -123,11 +136,8 @@ export const resizeImage = async (img: Image, newSize: number, allowShrink: bool
   const unlock = await img.ranges.acquire(0, ALL_CLUSTERS)
   try {
     await flushImage(img)
-    if (newSize > oldSize) {
-      if (entries > img.l1.size) await growL1(img, entries, newSize)
-      else await img.updateHeader({ ...img.header, size: newSize })
-      await hideBacking(img, Math.max(oldSize, tailEnd), newSize)
-    } else {
+    if (newSize > oldSize) await grow(img, entries, Math.max(oldSize, tailEnd), newSize)
+    else {
       const keptEnd = Math.ceil(newSize / cs) * cs
       if (!allowShrink && keptEnd < oldSize && (await seekAllocation(img, keptEnd, true)) < oldSize) {
         return fail(unsupported('shrink', `clusters past ${newSize} bytes are allocated; pass allowShrink to free them`))
