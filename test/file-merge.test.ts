@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { FileBlock } from '../src/file/index.js'
+import { FileBlock, type FileBlockDevice } from '../src/file/index.js'
 import { SYNC_MAX_BYTES } from '../src/file/io.js'
 import { left, pattern, right, sameBytes, tempDir } from './helpers.js'
 import { issueAgainstModel, type ModelRequest } from './support/model-requests.js'
@@ -106,81 +106,70 @@ const streamArb = fc.array(requestArb, { minLength: 1, maxLength: 48, size: 'max
   })
 })
 
+/**
+ * Runs `body` on a FileBlock over a new file holding `content`, with the mock reset (no bad range,
+ * calls moving at most `short` bytes, no calls recorded); the file is removed afterwards.
+ */
+const onFile = async (content: Uint8Array, short: number, body: (device: FileBlockDevice, path: string) => Promise<void>): Promise<void> => {
+  const dir = await tempDir()
+  try {
+    const path = join(dir.path, 'merge.img')
+    await writeFile(path, content)
+    disk.bad = { start: 0, end: 0 }
+    disk.short = short
+    disk.calls = []
+    await body(right(await FileBlock.connect({ path })()), path)
+  } finally {
+    await dir.remove()
+  }
+}
+
+/** The file's bytes once `device` is disconnected. */
+const contentAfter = async (device: FileBlockDevice, path: string): Promise<Uint8Array> => {
+  right(await device.disconnect()())
+  return new Uint8Array(await readFile(path))
+}
+
 describe('FileBlock merging queued requests', () => {
   test.prop([streamArb, fc.constantFrom(0, 0, 3000, 70000)], { numRuns: 40 })(
     'random concurrent reads and writes, adjacent or overlapping, behave as one at a time in issue order (also when calls move fewer bytes than asked)',
     async (requests, short) => {
-      const dir = await tempDir()
-      try {
-        const path = join(dir.path, 'merge.img')
-        const model = pattern(DEVICE_SECTORS * SECTOR, 7)
-        await writeFile(path, model)
-        disk.bad = { start: 0, end: 0 }
-        disk.short = short
-        const device = right(await FileBlock.connect({ path })())
+      const model = pattern(DEVICE_SECTORS * SECTOR, 7)
+      await onFile(model.slice(), short, async (device, path) => {
         await issueAgainstModel(device, model, requests)
-        right(await device.disconnect()())
-        expect(sameBytes(new Uint8Array(await readFile(path)), model)).toBe(true)
-      } finally {
-        await dir.remove()
-      }
+        expect(sameBytes(await contentAfter(device, path), model)).toBe(true)
+      })
     },
   )
 
   it('a request of more buffers than one call takes (IOV_MAX, 1024) moves them all, alone or merged', async () => {
-    const dir = await tempDir()
-    try {
-      const path = join(dir.path, 'iov.img')
-      const count = 1500
-      await writeFile(path, new Uint8Array(2 * count * SECTOR))
-      disk.bad = { start: 0, end: 0 }
-      disk.short = 0
-      const device = right(await FileBlock.connect({ path })())
+    const count = 1500
+    await onFile(new Uint8Array(2 * count * SECTOR), 0, async (device, path) => {
       const data = [pattern(count * SECTOR, 3), pattern(count * SECTOR, 4)]
       const pieces = (bytes: Uint8Array): Uint8Array[] => Array.from({ length: count }, (_, i) => bytes.subarray(i * SECTOR, (i + 1) * SECTOR))
       for (const result of await Promise.all(data.map((bytes, i) => device.write(i * count, pieces(bytes))()))) right(result)
       const back = [new Uint8Array(count * SECTOR), new Uint8Array(count * SECTOR)]
       for (const result of await Promise.all(back.map((bytes, i) => device.read(i * count, pieces(bytes))()))) right(result)
       back.forEach((bytes, i) => expect(sameBytes(bytes, data[i])).toBe(true))
-      right(await device.disconnect()())
-      const after = new Uint8Array(await readFile(path))
-      expect(sameBytes(after, new Uint8Array([...data[0], ...data[1]]))).toBe(true)
-    } finally {
-      await dir.remove()
-    }
+      expect(sameBytes(await contentAfter(device, path), new Uint8Array([...data[0], ...data[1]]))).toBe(true)
+    })
   })
 
   it('requests issued together on adjacent ranges are merged into fewer calls', async () => {
-    const dir = await tempDir()
-    try {
-      const path = join(dir.path, 'merge-count.img')
-      await writeFile(path, new Uint8Array(REQUESTS * REQUEST_BYTES))
-      disk.bad = { start: 0, end: 0 }
-      disk.short = 0
-      disk.calls = []
-      const device = right(await FileBlock.connect({ path })())
+    await onFile(new Uint8Array(REQUESTS * REQUEST_BYTES), 0, async (device, path) => {
       const data = Array.from({ length: REQUESTS }, (_, i) => pattern(REQUEST_BYTES, i))
       for (const result of await Promise.all(data.map((bytes, i) => device.write((i * REQUEST_BYTES) / SECTOR, [bytes])()))) right(result)
       expect(disk.calls.length).toBeLessThan(REQUESTS)
       expect(disk.calls.reduce((sum, c) => sum + c.bytes, 0)).toBe(REQUESTS * REQUEST_BYTES)
-      right(await device.disconnect()())
-      const after = new Uint8Array(await readFile(path))
+      const after = await contentAfter(device, path)
       data.forEach((bytes, i) => expect(sameBytes(after.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES), bytes)).toBe(true))
-    } finally {
-      await dir.remove()
-    }
+    })
   })
 
   it.each([['writes'], ['reads']])('adjacent %s issued together: the one over the bad range fails with Io EIO, its neighbours succeed', async (kind) => {
-    const dir = await tempDir()
-    try {
-      const path = join(dir.path, 'merge-fault.img')
-      const before = pattern(REQUESTS * REQUEST_BYTES, 1)
-      await writeFile(path, before)
-      const device = right(await FileBlock.connect({ path })())
+    const before = pattern(REQUESTS * REQUEST_BYTES, 1)
+    await onFile(before, 0, async (device, path) => {
       disk.bad = { start: BAD * REQUEST_BYTES + 4096, end: BAD * REQUEST_BYTES + 4097 }
-      disk.short = 0
-      disk.calls = []
       const data = Array.from({ length: REQUESTS }, (_, i) => (kind === 'writes' ? pattern(REQUEST_BYTES, 100 + i) : new Uint8Array(REQUEST_BYTES)))
       const sector = (i: number): number => (i * REQUEST_BYTES) / SECTOR
       const results = await Promise.all(
@@ -193,16 +182,13 @@ describe('FileBlock merging queued requests', () => {
       // Some call merged several requests and failed over the bad range; the bad request alone failed again.
       expect(disk.calls.some((c) => c.failed && c.bytes > REQUEST_BYTES)).toBe(true)
       expect(disk.calls.filter((c) => c.failed && c.bytes === REQUEST_BYTES && c.position === BAD * REQUEST_BYTES)).toHaveLength(1)
-      right(await device.disconnect()())
-      const after = new Uint8Array(await readFile(path))
+      const after = await contentAfter(device, path)
       for (let i = 0; i < REQUESTS; i++) {
         const stored = after.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES)
         const original = before.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES)
         if (kind === 'writes') expect(sameBytes(stored, i === BAD ? original : data[i])).toBe(true)
         else if (i !== BAD) expect(sameBytes(data[i], original)).toBe(true)
       }
-    } finally {
-      await dir.remove()
-    }
+    })
   })
 })
