@@ -10,7 +10,7 @@ import { fail, must } from './io/fault.js'
 
 /**
  * Writes the header, refcount table, refcount blocks and an empty L1 table of a new image, growing
- * the device when it is too small (or failing with NoSpace). Returns the offset from which the
+ * the device just enough when it is too small (or failing with NoSpace). Returns the offset from which the
  * device is known to read as zeroes.
  */
 export const formatImage = async (base: BlockDevice<QcowError>, p: CreateParameters): Promise<number> => {
@@ -22,7 +22,9 @@ export const formatImage = async (base: BlockDevice<QcowError>, p: CreateParamet
   const cs = g.clusterSize
   const io = new BaseIo(base, info.sizeSectors * BASE_SECTOR)
   const imageBytes = layout.totalClusters * cs
-  const before = await io.ensureSize(imageBytes)
+  // Like qemu-img, the file ends with the L1 table's last sector, not its cluster: later writes extend it.
+  const l1Bytes = Math.ceil((layout.header.l1Size * 8) / BASE_SECTOR) * BASE_SECTOR
+  const before = await io.ensureSize(layout.l1.count === 0 ? imageBytes : layout.l1.first * cs + l1Bytes, true)
 
   const header = serializeHeader(layout.header)
   if (header === undefined) return fail(invalidImage('the header does not fit in one cluster'))
@@ -47,7 +49,7 @@ export const formatImage = async (base: BlockDevice<QcowError>, p: CreateParamet
     for (let c = first; c < stop; c++) setRefcount(block, view, g.refcountOrder, c - first, 1)
     await io.write((layout.refblocks.first + b) * cs, block)
   }
-  await io.write(layout.l1.first * cs, new Uint8Array(layout.l1.count * cs))
+  if (l1Bytes > 0) await io.write(layout.l1.first * cs, new Uint8Array(l1Bytes))
   await io.flush()
   return Math.max(imageBytes, before < imageBytes ? before : io.sizeBytes)
 }

@@ -13,6 +13,7 @@ import type { Image } from './image.js'
 import { RIGHT_VOID, fail, failedAs, guard, settle } from './io/fault.js'
 import { flushImage } from './io/flush.js'
 import { readGuest } from './io/read.js'
+import { trimBase } from './io/trim.js'
 import { writeGuest } from './io/write.js'
 import * as ops from './maintenance/operations.js'
 
@@ -111,7 +112,10 @@ export class QcowDeviceImpl implements QcowDevice {
     return guard('disconnect', async () => {
       this.live()
       try {
-        if (!this.image.readOnly && !this.image.corruptFound) await flushImage(this.image)
+        if (!this.image.readOnly && !this.image.corruptFound) {
+          await flushImage(this.image)
+          await trimBase(this.image)
+        }
       } finally {
         this.image.connected = false
         await backingOf(this.image.lower)?.close()

@@ -1,4 +1,4 @@
-// Byte-addressed access to the base device: clamped reads, writes, flush barriers and growth.
+// Byte-addressed access to the base device: clamped reads, writes, flush barriers, growth and trimming.
 import * as E from 'fp-ts/lib/Either.js'
 import type { BlockDevice } from '../../block/device.js'
 import { noSpace, type QcowError } from '../errors.js'
@@ -55,26 +55,43 @@ export class BaseIo {
   }
 
   /**
-   * Makes the device at least `bytes` long, growing it with `resize` in steps; without `resize`
-   * fails with `NoSpace`. Returns the size before growth.
+   * Makes the device at least `bytes` long, growing it with `resize` in steps (or, when `exact`, by
+   * just what is missing, rounded up to a sector); without `resize` fails with `NoSpace`. Returns the
+   * size before growth.
    */
-  async ensureSize(bytes: number): Promise<number> {
+  async ensureSize(bytes: number, exact = false): Promise<number> {
     if (bytes <= this.sizeBytes) return this.sizeBytes
-    return this.growLock.run(() => this.grow(bytes))
+    return this.growLock.run(() => this.grow(bytes, exact))
   }
 
-  private async grow(bytes: number): Promise<number> {
+  /**
+   * Shrinks the device to `bytes` (rounded up to a sector) when it is longer and can be resized, then
+   * flushes. Returns whether it shrank; a refused resize leaves the device as it was.
+   */
+  async shrinkTo(bytes: number): Promise<boolean> {
+    const target = Math.ceil(bytes / BASE_SECTOR) * BASE_SECTOR
+    const shrunk = await this.growLock.run(async () => {
+      if (target >= this.sizeBytes || this.device.resize === undefined) return false
+      if (E.isLeft(await this.device.resize(target / BASE_SECTOR)())) return false
+      this.sizeBytes = target
+      return true
+    })
+    if (shrunk) await this.flush()
+    return shrunk
+  }
+
+  private async grow(bytes: number, exact: boolean): Promise<number> {
     const before = this.sizeBytes
     if (bytes <= before) return before
     if (this.device.resize === undefined) {
       return fail(noSpace(`the image needs ${bytes} bytes but the base device holds ${before} and cannot grow`))
     }
-    const step = Math.max(GROWTH_STEP, Math.floor(before / 8 / BASE_SECTOR) * BASE_SECTOR)
+    const step = exact ? 0 : Math.max(GROWTH_STEP, Math.floor(before / 8 / BASE_SECTOR) * BASE_SECTOR)
     const target = Math.ceil(Math.max(bytes, Math.min(bytes + step, before + step)) / BASE_SECTOR) * BASE_SECTOR
     const grown = await this.device.resize(target / BASE_SECTOR)()
     if (E.isLeft(grown)) {
-      const exact = await this.device.resize(Math.ceil(bytes / BASE_SECTOR))()
-      if (E.isLeft(exact)) return fail(noSpace(`the base device cannot grow to ${bytes} bytes`))
+      const exactly = await this.device.resize(Math.ceil(bytes / BASE_SECTOR))()
+      if (E.isLeft(exactly)) return fail(noSpace(`the base device cannot grow to ${bytes} bytes`))
       this.sizeBytes = Math.ceil(bytes / BASE_SECTOR) * BASE_SECTOR
       return before
     }

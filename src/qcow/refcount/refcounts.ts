@@ -80,6 +80,22 @@ export class Refcounts {
     }
   }
 
+  /** One past the last host cluster whose refcount is not 0 (0 when none is): check's image end, in clusters. */
+  async usedEnd(): Promise<number> {
+    const per = this.g.refcountsPerBlock
+    for (let index = this.tableEntries - 1; index >= 0; index--) {
+      const offset = await this.blockOffset(index)
+      if (offset === 0) continue
+      const block = await this.cache.acquire(offset)
+      try {
+        for (let i = per - 1; i >= 0; i--) if (getRefcount(block.bytes, block.view, this.g.refcountOrder, i) !== 0) return index * per + i + 1
+      } finally {
+        this.cache.release(block)
+      }
+    }
+    return 0
+  }
+
   /** Adds `delta` to the refcounts of clusters `[first, first + count)`, creating refcount blocks as needed. */
   async update(first: number, count: number, delta: number): Promise<void> {
     const per = this.g.refcountsPerBlock
