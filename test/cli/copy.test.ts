@@ -78,6 +78,34 @@ describe('copyImage (convert)', () => {
     expect(zeroWritten).toEqual([])
   })
 
+  it('the next chunk\'s writes start before the previous chunk\'s finish, two chunks at most', async () => {
+    const size = 16 * MiB
+    const src = await ramDisk(size)
+    const data = new Uint8Array(size).fill(9)
+    right(await src.write(0, [data])())
+    const inner = await ramDisk(size)
+    let running = 0
+    let most = 0
+    const starts: number[] = []
+    const slow: BlockDevice<QcowError> = {
+      ...inner,
+      write: (sector, buffers) => async () => {
+        starts.push(sector * 512)
+        most = Math.max(most, ++running)
+        await new Promise((resolve) => setImmediate(resolve))
+        const r = await inner.write(sector, buffers)()
+        running--
+        return r
+      },
+    }
+    right(await copyImage(rawImage(src, size, 'src'), rawImage(slow, size, 'dst'), 65536, silent)())
+    expect(most).toBe(2)
+    expect(starts).toEqual(Array.from({ length: 8 }, (_, i) => i * 2 * MiB))
+    const copied = new Uint8Array(size)
+    right(await inner.read(0, [copied])())
+    expect(Buffer.compare(copied, data)).toBe(0)
+  })
+
   it('a failed read fails the copy with its message, after every request it started has finished', async () => {
     const size = 32 * MiB
     const src = watched(await ramDisk(size), 13 * MiB + 5)
