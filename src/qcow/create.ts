@@ -2,6 +2,7 @@
 import type { BlockDevice } from '../block/device.js'
 import { readOnlyError, unsupported } from '../block/errors.js'
 import { invalidImage, type QcowError } from './errors.js'
+import { setReftableEntry } from './format/entries.js'
 import { serializeHeader } from './format/header.js'
 import { createLayout, type CreateParameters } from './format/layout.js'
 import { setRefcount } from './format/refcount-block.js'
@@ -34,11 +35,7 @@ export const formatImage = async (base: BlockDevice<QcowError>, p: CreateParamet
 
   const reftable = new Uint8Array(layout.reftable.count * cs)
   const reftableView = new DataView(reftable.buffer)
-  for (let b = 0; b < layout.refblocks.count; b++) {
-    const offset = (layout.refblocks.first + b) * cs
-    reftableView.setUint32(b * 8, Math.floor(offset / 0x100000000))
-    reftableView.setUint32(b * 8 + 4, offset >>> 0)
-  }
+  for (let b = 0; b < layout.refblocks.count; b++) setReftableEntry(reftableView, b, (layout.refblocks.first + b) * cs)
   await io.write(layout.reftable.first * cs, reftable)
 
   for (let b = 0; b < layout.refblocks.count; b++) {

@@ -22,6 +22,16 @@ export const L2_RESERVED_LO = 0x000001fe
 /** Reserved bits of a refcount table entry: bits 0..8. */
 export const REFTABLE_RESERVED_LO = 0x000001ff
 
+/** The offset refcount table entry `index` of `view` names (bits 9..63, reserved bits ignored; 0: no block). */
+export const reftableEntryOffset = (view: DataView, index: number): number =>
+  view.getUint32(index * 8) * 0x100000000 + ((view.getUint32(index * 8 + 4) & OFFSET_LO_MASK) >>> 0)
+
+/** Stores `offset` (cluster aligned) as refcount table entry `index` of `view`. */
+export const setReftableEntry = (view: DataView, index: number, offset: number): void => {
+  view.setUint32(index * 8, Math.floor(offset / 0x100000000))
+  view.setUint32(index * 8 + 4, offset >>> 0)
+}
+
 /** The offset field (bits 9..55) of an L1/L2 entry as a number (exact: at most 2^56, checked by callers). */
 export const entryOffset = (hi: number, lo: number): number => (hi & OFFSET_HI_MASK) * 0x100000000 + ((lo & OFFSET_LO_MASK) >>> 0)
 

@@ -1,4 +1,5 @@
 // Writing a fresh refcount structure from counted references, placed the way QEMU's check -r all places it (first free clusters).
+import { setReftableEntry } from '../format/entries.js'
 import { setRefcount } from '../format/refcount-block.js'
 import type { Image } from '../image.js'
 import type { References } from './references.js'
@@ -89,10 +90,7 @@ export const writeRefcountStructure = async (img: Image, refs: References): Prom
   }
   const bytes = new Uint8Array(tableClusters * cs)
   const view = new DataView(bytes.buffer)
-  table.entries.forEach((offset, i) => {
-    view.setUint32(i * 8, Math.floor(offset / 0x100000000))
-    view.setUint32(i * 8 + 4, offset >>> 0)
-  })
+  table.entries.forEach((offset, i) => setReftableEntry(view, i, offset))
   await img.io.write(tableOffset, bytes)
   await img.io.flush()
   await img.updateHeader({ ...img.header, refcountTableOffset: tableOffset, refcountTableClusters: tableClusters })

@@ -1,6 +1,6 @@
 // Counting every reference to each host cluster the way QEMU's check does (header, L1/L2 tables, data, snapshots, refcount structures).
 import { unsupported } from '../../block/errors.js'
-import { COMPRESSED_HI, COPIED_HI, L1_RESERVED_HI, L1_RESERVED_LO, L2_RESERVED_HI, L2_RESERVED_LO, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset } from '../format/entries.js'
+import { COMPRESSED_HI, COPIED_HI, L1_RESERVED_HI, L1_RESERVED_LO, L2_RESERVED_HI, L2_RESERVED_LO, OFFSET_HI_MASK, OFFSET_LO_MASK, ZERO_LO, entryOffset, reftableEntryOffset } from '../format/entries.js'
 import type { Image } from '../image.js'
 import { compressedClusters } from '../io/compressed.js'
 import { fail } from '../io/fault.js'
@@ -243,10 +243,8 @@ const countRefblocks = async (img: Image, c: Counted, reftable: DataView): Promi
   const cs = img.g.clusterSize
   const entries = reftable.byteLength / 8
   for (let i = 0; i < entries; i++) {
-    const hi = reftable.getUint32(i * 8)
-    const lo = reftable.getUint32(i * 8 + 4) & 0xfffffe00
-    if ((hi | lo) === 0) continue
-    const offset = hi * 0x100000000 + (lo >>> 0)
+    const offset = reftableEntryOffset(reftable, i)
+    if (offset === 0) continue
     if (offset % cs !== 0) {
       c.problems.push(`ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`)
       c.corruptions++

@@ -1,4 +1,5 @@
 // Refcounts as a check reads them: straight from the device's refcount blocks, past the engine's caches.
+import { reftableEntryOffset } from '../format/entries.js'
 import { getRefcount } from '../format/refcount-block.js'
 import type { Image } from '../image.js'
 import { readBytes } from '../io/metadata-read.js'
@@ -24,9 +25,7 @@ export class StoredRefcounts {
     if (hit !== undefined) return hit
     let found: StoredBlock = 'zero'
     if (index < this.reftable.byteLength / 8) {
-      const hi = this.reftable.getUint32(index * 8)
-      const lo = this.reftable.getUint32(index * 8 + 4) & 0xfffffe00
-      const offset = hi * 0x100000000 + (lo >>> 0)
+      const offset = reftableEntryOffset(this.reftable, index)
       if (offset % this.img.g.clusterSize !== 0) found = 'error'
       else if (offset !== 0) found = await readBytes(this.img.io, offset, this.img.g.clusterSize)
     }

@@ -1,5 +1,5 @@
 // Rebuilding the refcount structures from every reference in the image (dirty images; reused by repair).
-import { COMPRESSED_HI, entryOffset, l2Kind } from '../format/entries.js'
+import { COMPRESSED_HI, entryOffset, l2Kind, setReftableEntry } from '../format/entries.js'
 import { setRefcount } from '../format/refcount-block.js'
 import type { Image } from '../image.js'
 import { compressedClusters } from '../io/compressed.js'
@@ -127,8 +127,7 @@ export const rebuildRefcountTable = async (img: Image): Promise<void> =>
       }
       const offset = (start + b) * cs
       await img.io.write(offset, block)
-      tableView.setUint32(b * 8, Math.floor(offset / 0x100000000))
-      tableView.setUint32(b * 8 + 4, offset >>> 0)
+      setReftableEntry(tableView, b, offset)
     }
     await img.io.write(tableOffset, table)
     await img.io.flush()

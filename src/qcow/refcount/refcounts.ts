@@ -1,6 +1,6 @@
 // Refcount access and allocation: the in-memory refcount table, refcount blocks through the cache, block creation and table growth.
 import { CachedTable, TableCache, markDirty, writeSnapshot } from '../cache/table-cache.js'
-import { REFTABLE_RESERVED_LO } from '../format/entries.js'
+import { REFTABLE_RESERVED_LO, setReftableEntry } from '../format/entries.js'
 import type { Geometry } from '../format/geometry.js'
 import { getRefcount, setRefcount } from '../format/refcount-block.js'
 import type { BaseIo } from '../io/base-io.js'
@@ -279,23 +279,18 @@ export class Refcounts {
         restore()
         throw e
       }
-      this.setTableEntry(index, cluster * this.g.clusterSize)
+      setReftableEntry(this.tableView, index, cluster * this.g.clusterSize)
       this.changes.note(index)
       await this.writeTableEntry(index)
     } catch (e) {
       // The block never became reachable on disk: forget it, so memory agrees with the disk.
-      this.setTableEntry(index, 0)
+      setReftableEntry(this.tableView, index, 0)
       this.changes.note(index)
       this.cache.release(block)
       this.cache.drop(block.offset)
       throw e
     }
     return block
-  }
-
-  private setTableEntry(index: number, offset: number): void {
-    this.tableView.setUint32(index * 8, Math.floor(offset / 0x100000000))
-    this.tableView.setUint32(index * 8 + 4, offset >>> 0)
   }
 
   /** Writes the 512-byte sector of the refcount table holding entry `index`. */
@@ -350,8 +345,7 @@ export class Refcounts {
     for (let b = 0; b < blocks; b++) {
       const blockIndex = firstIndex + b
       const offset = (start + b) * g.clusterSize
-      tableView.setUint32(blockIndex * 8, Math.floor(offset / 0x100000000))
-      tableView.setUint32(blockIndex * 8 + 4, offset >>> 0)
+      setReftableEntry(tableView, blockIndex, offset)
       const block = await this.cache.create(offset)
       const from = Math.max(start, blockIndex * per)
       const to = Math.min(end, (blockIndex + 1) * per)
