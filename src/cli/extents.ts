@@ -1,26 +1,14 @@
 // The allocation of an image's virtual disk through its backing chain, as `qemu-img map` reports it (with depth).
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import type { BackingLayerInfo, QcowDevice } from '../index.js'
+import type { BackingLayerInfo, MapExtent, QcowDevice } from '../index.js'
 import { fromQcowError, type CliFailure } from './failure.js'
 import type { Image } from './image.js'
 import { combinePaths } from './paths.js'
 import { rawExtents } from './raw-extents.js'
 
-/** A run of the virtual disk with one status, in bytes, as `qemu-img map --output=json` shows it. */
-export interface Extent {
-  readonly start: number
-  readonly length: number
-  /** The layer that decides the status: 0 the image itself, 1 its backing file, and so on. */
-  readonly depth: number
-  /** Allocated in that layer (a data, compressed or zero cluster, or any part of a raw layer). */
-  readonly present: boolean
-  /** Reads as zeroes. */
-  readonly zero: boolean
-  /** Holds data (may still happen to be zero). */
-  readonly data: boolean
-  /** Host offset of uncompressed data in the layer's file. */
-  readonly offset?: number
+/** A run of the virtual disk with one status, as `qemu-img map --output=json` shows it, and its layer's file. */
+export interface Extent extends MapExtent {
   /** The file of the layer (qemu-img map's human `File` column). */
   readonly file: string
 }
