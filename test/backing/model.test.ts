@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { QcowDevice } from '../../src/qcow/index.js'
 import type { RamDiskDevice } from '../../src/ramdisk/index.js'
-import { Qcow, diskWith, pattern, ramDisk, run, sameBytes } from '../qcow/support/harness.js'
+import { Qcow, diskWith, expectReadsModel, pattern, ramDisk, run, sameBytes, writeModelled } from '../qcow/support/harness.js'
 import { expectSeeksFollowMap } from './support.js'
 
 interface Config {
@@ -92,18 +92,12 @@ const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => 
   const model = guestView(sparse.bytes, c.size)
   for (const op of ops) {
     switch (op.kind) {
-      case 'write': {
-        const data = pattern(op.sectors * 512, op.seed)
-        await run(device.write(op.sector, [data]))
-        model.set(data, op.sector * 512)
+      case 'write':
+        await writeModelled(device, model, op.sector, op.sectors, op.seed)
         break
-      }
-      case 'read': {
-        const out = new Uint8Array(op.sectors * 512)
-        await run(device.read(op.sector, [out]))
-        expect(sameBytes(out, model.subarray(op.sector * 512, (op.sector + op.sectors) * 512))).toBe(true)
+      case 'read':
+        await expectReadsModel(device, model, op.sector, op.sectors)
         break
-      }
       case 'discard':
         await run(device.discard(op.sector, op.sectors))
         model.fill(0, op.sector * 512, (op.sector + op.sectors) * 512)

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type { QcowDevice } from '../../src/qcow/index.js'
-import { Qcow, pattern, ramDisk, run, sameBytes } from './support/harness.js'
+import { Qcow, expectReadsModel, ramDisk, run, sameBytes, writeModelled } from './support/harness.js'
 
 interface Config {
   readonly clusterSize: number
@@ -46,18 +46,12 @@ const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => 
   const model = new Uint8Array(c.size)
   for (const op of ops) {
     switch (op.kind) {
-      case 'write': {
-        const data = pattern(op.sectors * 512, op.seed)
-        await run(device.write(op.sector, [data]))
-        model.set(data, op.sector * 512)
+      case 'write':
+        await writeModelled(device, model, op.sector, op.sectors, op.seed)
         break
-      }
-      case 'read': {
-        const out = new Uint8Array(op.sectors * 512)
-        await run(device.read(op.sector, [out]))
-        expect(sameBytes(out, model.subarray(op.sector * 512, (op.sector + op.sectors) * 512))).toBe(true)
+      case 'read':
+        await expectReadsModel(device, model, op.sector, op.sectors)
         break
-      }
       case 'flush':
         await run(device.flush())
         break

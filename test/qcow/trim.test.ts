@@ -5,7 +5,7 @@ import { expect, it } from 'vitest'
 import fc from 'fast-check'
 import type { QcowDevice } from '../../src/qcow/index.js'
 import { check, compare, describeWithQemu, fileFromDevice, useTempDir } from '../support/qemu.js'
-import { Qcow, pattern, ramDisk, run, sameBytes } from './support/harness.js'
+import { Qcow, ramDisk, run, sameBytes, writeModelled } from './support/harness.js'
 
 type Op =
   | { readonly kind: 'write'; readonly sector: number; readonly sectors: number; readonly seed: number }
@@ -58,9 +58,7 @@ describeWithQemu('a disconnected image ends at its image end offset', () => {
         const model = new Uint8Array(SIZE)
         for (const op of ops) {
           if (op.kind === 'write') {
-            const data = pattern(op.sectors * 512, op.seed)
-            await run(device.write(op.sector, [data]))
-            model.set(data, op.sector * 512)
+            await writeModelled(device, model, op.sector, op.sectors, op.seed)
           } else if (op.kind === 'discard' || op.kind === 'zero') {
             await run(op.kind === 'discard' ? device.discard(op.sector, op.sectors) : device.writeZeroes(op.sector, op.sectors, { unmap: true }))
             model.fill(0, op.sector * 512, (op.sector + op.sectors) * 512)

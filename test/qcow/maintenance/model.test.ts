@@ -2,7 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { QcowDevice } from '../../../src/qcow/index.js'
-import { Qcow, pattern, ramDisk, run, sameBytes } from '../support/harness.js'
+import { Qcow, expectReadsModel, ramDisk, run, sameBytes, writeModelled } from '../support/harness.js'
 
 interface Config {
   readonly clusterSize: number
@@ -55,17 +55,12 @@ const runSequence = async (c: Config, ops: ReadonlyArray<Op>): Promise<void> => 
     switch (op.kind) {
       case 'write': {
         const [sector, n] = place(size, op.at, op.count)
-        if (n === 0) break
-        const data = pattern(n * 512, op.seed)
-        await run(device.write(sector, [data]))
-        model.set(data, sector * 512)
+        if (n > 0) await writeModelled(device, model, sector, n, op.seed)
         break
       }
       case 'read': {
         const [sector, n] = place(size, op.at, op.count)
-        const out = new Uint8Array(n * 512)
-        await run(device.read(sector, [out]))
-        expect(sameBytes(out, model.subarray(sector * 512, (sector + n) * 512))).toBe(true)
+        await expectReadsModel(device, model, sector, n)
         break
       }
       case 'discard':

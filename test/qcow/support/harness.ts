@@ -1,8 +1,9 @@
 // Test helpers for the qcow engine: unwrapping TaskEithers, RamDisk-backed images and a byte-array model.
+import { expect } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js'
 import { RamDisk, type RamDiskDevice } from '../../../src/ramdisk/index.js'
-import { makeQcow, describeError, type QcowError } from '../../../src/qcow/index.js'
+import { makeQcow, describeError, type QcowDevice, type QcowError } from '../../../src/qcow/index.js'
 
 /** The module under test. */
 export const Qcow = makeQcow(RamDisk)
@@ -56,3 +57,17 @@ export const pattern = (length: number, seed: number): Uint8Array => {
 /** Byte equality of two arrays (fast; vitest's deep equality is slow on large typed arrays). */
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
   a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/** Writes `pattern(sectors * 512, seed)` at `sector` to the device and to the byte-array model of its content. */
+export const writeModelled = async (device: QcowDevice, model: Uint8Array, sector: number, sectors: number, seed: number): Promise<void> => {
+  const data = pattern(sectors * 512, seed)
+  await run(device.write(sector, [data]))
+  model.set(data, sector * 512)
+}
+
+/** Reads `sectors` sectors at `sector` and expects the model's bytes there. */
+export const expectReadsModel = async (device: QcowDevice, model: Uint8Array, sector: number, sectors: number): Promise<void> => {
+  const out = new Uint8Array(sectors * 512)
+  await run(device.read(sector, [out]))
+  expect(sameBytes(out, model.subarray(sector * 512, (sector + sectors) * 512))).toBe(true)
+}
