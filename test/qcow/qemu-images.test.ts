@@ -1,7 +1,7 @@
 // Images made by QEMU that exercise the write path: compressed clusters, snapshots (copy-on-write), unknown header data.
 import { readFile, writeFile } from 'node:fs/promises'
 import { expect, it } from 'vitest'
-import { check, compare, convert, createImage, describeWithQemu, fileFromDevice, info, qemuImg, qemuIoOk, ramDiskFromBytes, toRawBytes, useTempDir } from '../support/qemu.js'
+import { check, compare, convert, createImage, describeWithQemu, expectSavedImageClean, fileFromDevice, info, qemuImg, qemuIoOk, ramDiskFromBytes, toRawBytes, useTempDir } from '../support/qemu.js'
 import { Qcow, diskBytes, pattern, run, sameBytes } from './support/harness.js'
 
 /** Bytes that compress well but not trivially: a pattern with runs. */
@@ -53,10 +53,7 @@ describeWithQemu('writing into images QEMU made', () => {
       expect(sameBytes(all, model)).toBe(true)
       await run(device.disconnect())
       const written = dir.file(`${compression}-written.qcow2`)
-      await fileFromDevice(base, written)
-      const checked = await check(written)
-      expect(checked.code).toBe(0)
-      expect(checked.report?.leaks ?? 0).toBe(0)
+      await expectSavedImageClean(base, written)
       await writeFile(raw, model)
       expect((await compare(written, raw, { formatB: 'raw' })).code).toBe(0)
     })
@@ -82,10 +79,7 @@ describeWithQemu('writing into images QEMU made', () => {
     }
     await run(device.disconnect())
     const written = dir.file('snap-written.qcow2')
-    await fileFromDevice(base, written)
-    const checked = await check(written)
-    expect(checked.code).toBe(0)
-    expect(checked.report?.leaks ?? 0).toBe(0)
+    await expectSavedImageClean(base, written)
     expect(sameBytes(await toRawBytes(written), model)).toBe(true)
     const snapshotRaw = dir.file('snap1.raw')
     expect((await qemuImg(['convert', '-f', 'qcow2', '-O', 'raw', '-l', 'snap1', written, snapshotRaw])).code).toBe(0)
@@ -114,10 +108,7 @@ describeWithQemu('writing into images QEMU made', () => {
     expect(sameBytes(all, model)).toBe(true)
     await run(device.disconnect())
     const written = dir.file('zero-written.qcow2')
-    await fileFromDevice(base, written)
-    const checked = await check(written)
-    expect(checked.code).toBe(0)
-    expect(checked.report?.leaks ?? 0).toBe(0)
+    await expectSavedImageClean(base, written)
     expect(sameBytes(await toRawBytes(written), model)).toBe(true)
   })
 

@@ -1,6 +1,6 @@
 // Refcount structures grow at every width: new refcount blocks, and (where cheap) a larger, self-describing refcount table.
 import { expect, it } from 'vitest'
-import { check, describeWithQemu, fileFromDevice, toRawBytes, useTempDir } from '../support/qemu.js'
+import { describeWithQemu, expectSavedImageClean, toRawBytes, useTempDir } from '../support/qemu.js'
 import { Qcow, pattern, ramDisk, run, sameBytes } from './support/harness.js'
 
 const CLUSTER = 512
@@ -28,10 +28,7 @@ describeWithQemu('refcount growth at every width', () => {
       if (growsTable) expect(header.refcountTableClusters).toBeGreaterThan(1)
       await run(device.disconnect())
       const path = dir.file(`growth-${bits}.qcow2`)
-      await fileFromDevice(base, path)
-      const checked = await check(path)
-      expect(checked.code).toBe(0)
-      expect(checked.report?.leaks ?? 0).toBe(0)
+      await expectSavedImageClean(base, path)
       expect(sameBytes(await toRawBytes(path), model)).toBe(true)
     })
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts/lib/index.js'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BlockDevice } from '../../src/block/device.js'
 import { RamDisk, type RamDiskDevice } from '../../src/ramdisk/index.js'
 
@@ -445,3 +445,12 @@ export const writeSparseFile = async (path: string, size: number, regions: Itera
 
 /** Writes `bytes` to a new file at `path` (e.g. a model's raw image). */
 export const writeBytes = (path: string, bytes: Uint8Array): Promise<void> => writeFile(path, bytes)
+
+/** Saves `device` as the file `path` and expects `qemu-img check` to find it clean (exit code 0, no leaks). */
+export const expectSavedImageClean = async <Err>(device: BlockDevice<Err>, path: string): Promise<CheckResult> => {
+  await fileFromDevice(device, path)
+  const checked = await check(path)
+  expect(checked.code).toBe(0)
+  expect(checked.report?.leaks ?? 0).toBe(0)
+  return checked
+}
