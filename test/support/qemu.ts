@@ -169,22 +169,34 @@ export const requireQemu = (): boolean => {
 }
 
 /**
- * `describe` that runs when QEMU is available, is skipped with a clear message on a user's machine
- * without it, and fails with one test saying why in CI without it.
+ * What a suite needs from the machine: `short` names it in a few words (for the CI test's and the
+ * skipped suite's names); when it is not there, `missing` says what is missing and how to get it.
  */
-export const describeWithQemu = (name: string, body: () => void): void => {
-  const a = qemuAvailability()
-  if (a.available) describe(name, body)
+export type Requirement = { readonly short: string } & ({ readonly available: true } | { readonly available: false; readonly missing: string })
+
+/**
+ * `describe` that runs when the requirement is met, is skipped with a clear message on a user's
+ * machine without it, and fails with one test saying why in CI (`CI=true`) without it.
+ */
+export const describeRequiring = (name: string, requirement: Requirement, body: () => void): void => {
+  if (requirement.available) describe(name, body)
   else if (inCi()) {
     describe(name, () => {
-      it('needs qemu-img and qemu-io in CI', () => {
-        throw new Error(`${missingMessage(a.reason)} — required in CI`)
+      it(`needs ${requirement.short} in CI`, () => {
+        throw new Error(`${requirement.missing} — required in CI`)
       })
     })
   } else {
-    console.warn(`SKIPPING '${name}': ${missingMessage(a.reason)}`)
-    describe.skip(`${name} (skipped: qemu-img not installed)`, body)
+    console.warn(`SKIPPING '${name}': ${requirement.missing}`)
+    describe.skip(`${name} (skipped: ${requirement.short} missing)`, body)
   }
+}
+
+/** `describeRequiring` qemu-img and qemu-io. */
+export const describeWithQemu = (name: string, body: () => void): void => {
+  const a = qemuAvailability()
+  const short = 'qemu-img and qemu-io'
+  describeRequiring(name, a.available ? { short, available: true } : { short, available: false, missing: missingMessage(a.reason) }, body)
 }
 
 // ---- temp dirs ----

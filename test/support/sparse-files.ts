@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 import { seekAddon } from '../../src/file/seek-addon.js'
-import { inCi } from './qemu.js'
+import { describeRequiring } from './qemu.js'
 
 /** statfs magic numbers of file systems known to report holes through lseek SEEK_DATA/SEEK_HOLE. */
 const REPORTS_HOLES: ReadonlyMap<number, string> = new Map([
@@ -70,16 +70,5 @@ const missing = 'the native addon (native/build/Release/qcow_seek.node) is not b
  * `describe` for tests that need the native addon: runs when it loads, is skipped with a message
  * without it, and fails in CI (`CI=true`), whose machines have a compiler and must build it.
  */
-export const describeWithAddon = (name: string, body: () => void): void => {
-  if (seekAddon() !== undefined) describe(name, body)
-  else if (inCi()) {
-    describe(name, () => {
-      it('needs the native addon in CI', () => {
-        throw new Error(`${missing} — required in CI`)
-      })
-    })
-  } else {
-    console.warn(`SKIPPING '${name}': ${missing}`)
-    describe.skip(`${name} (skipped: native addon not built)`, body)
-  }
-}
+export const describeWithAddon = (name: string, body: () => void): void =>
+  describeRequiring(name, seekAddon() === undefined ? { short: 'the native addon', available: false, missing } : { short: 'the native addon', available: true }, body)
